@@ -1,0 +1,86 @@
+"""What the planner decides: jobs to issue, jobs to cancel, and each device's standing.
+
+A :class:`Plan` is inert data. The job writer turns intents into signed jobs in SQL,
+the status writer renders outcomes, ``fleetward plan`` prints them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from schemas.ids import AgentId, JobId
+from schemas.jobs import JobAction
+from schemas.packages import Installer
+
+OutcomeState = Literal[
+    "converged",  # the device is as the deployment wants it
+    "pending",  # a job is issued (queued) or issued by this plan
+    "running",  # the agent leased the job and is working on it
+    "failed",  # the last attempt failed; a retry waits for its backoff or gave up
+    "not-applicable",  # the package has no installer for this device's os/arch
+    "conflict",  # two deployments of the same scope want different things
+    "suspended",  # the deployment is suspended; nothing is issued
+]
+
+
+@dataclass(frozen=True)
+class JobIntent:
+    """One job the plan wants issued."""
+
+    agent_id: AgentId
+    client: str
+    deployment: str
+    action: JobAction
+    package: str
+    version: str
+    installer: Installer
+    previous_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """An open job that no longer matches the desired state (and is not yet leased)."""
+
+    job_id: JobId
+    agent_id: AgentId
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeviceOutcome:
+    """Where one device stands with respect to one deployment."""
+
+    deployment: str
+    agent_id: AgentId
+    client: str
+    hostname: str
+    package: str
+    ensure: Literal["present", "absent"]
+    version: str
+    state: OutcomeState
+    reason: str = ""
+    installed_version: str | None = None
+    action: JobAction | None = None
+    """The action this device needs (issued now or already in flight); None when converged."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    revision: str
+    jobs: tuple[JobIntent, ...] = ()
+    cancellations: tuple[Cancellation, ...] = ()
+    outcomes: tuple[DeviceOutcome, ...] = ()
+    deployments: tuple[str, ...] = field(default=())
+    """Every deployment the plan covered, including those that target no device."""
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.jobs and not self.cancellations
+
+    def outcomes_by_deployment(self) -> dict[str, list[DeviceOutcome]]:
+        grouped: dict[str, list[DeviceOutcome]] = defaultdict(list)
+        for outcome in self.outcomes:
+            grouped[outcome.deployment].append(outcome)
+        return dict(grouped)

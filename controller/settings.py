@@ -1,0 +1,60 @@
+"""One typed settings object for the controller, built once at the edge (the CLI).
+
+Nothing below the CLI reads the environment; everything takes a
+:class:`ControllerSettings` (or the parts of it it needs) as a parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.errors import ConfigError
+
+DEFAULT_BRANCH = "main"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'fleetward.db').resolve()}"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"--listen {value!r} is not HOST:PORT", hint="for example 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    data_dir: Path
+    repo: str = ""
+    """A local path or any URL git understands."""
+    branch: str = DEFAULT_BRANCH
+    path: str = ""
+    """Folder inside the repository that holds the fleet (empty: the root)."""
+    db_url: str = ""
+    """SQLAlchemy URL; empty means SQLite at ``<data_dir>/fleetward.db``."""
+    listen: str = DEFAULT_LISTEN
+    fetch_interval: float = 30.0
+    status_interval: float = 60.0
+    full_reconcile_interval: float = 300.0
+    checkin_interval: int = 60
+    """Seconds agents wait between check-ins (they add jitter)."""
+    job_ttl: float = 24 * 3600.0
+    """A job not finished this long after it was issued expires."""
+    lease_ttl: float = 15 * 60.0
+    """A leased job with no event for this long is handed out again."""
+    max_deliveries: int = 5
+    allow_insecure_http: bool = False
+    """Serve agents over plain http on a non-loopback address (tests/labs only)."""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or sqlite_url(self.data_dir)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
