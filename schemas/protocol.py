@@ -61,7 +61,9 @@ class CheckinResponse(WireModel):
     server_time: datetime
 
 
-SoftwareSource = Literal["dpkg", "rpm", "snap", "flatpak", "msi", "registry", "appx", "app", "pkgutil", "other"]
+SoftwareSource = Literal[
+    "dpkg", "rpm", "snap", "flatpak", "msi", "registry", "appx", "app", "pkgutil", "other"
+]
 
 
 class SoftwareItem(WireModel):

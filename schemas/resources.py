@@ -10,7 +10,7 @@ decorator.
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -90,16 +90,15 @@ KINDS: dict[str, type[Resource]] = {}
 
 def register_kind(model: R) -> R:
     """Class decorator: make ``model`` a loadable, exportable kind."""
-    kind_field = model.model_fields["kind"]
-    annotation = kind_field.annotation
-    args = getattr(annotation, "__args__", ())
+    kind_type: type[Resource] = model
+    args = get_args(kind_type.model_fields["kind"].annotation)
     if len(args) != 1 or not isinstance(args[0], str):
-        raise TypeError(f"{model.__name__}.kind must be a Literal of one string")
-    name = args[0]
+        raise TypeError(f"{kind_type.__name__}.kind must be a Literal of one string")
+    name: str = args[0]
     if name in KINDS:
         raise ValueError(f"kind {name} is registered twice")
-    model.kind_name = name
-    KINDS[name] = model
+    kind_type.kind_name = name
+    KINDS[name] = kind_type
     return model
 
 

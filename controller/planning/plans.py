@@ -21,6 +21,7 @@ OutcomeState = Literal[
     "failed",  # the last attempt failed; a retry waits for its backoff or gave up
     "not-applicable",  # the package has no installer for this device's os/arch
     "conflict",  # two deployments of the same scope want different things
+    "overridden",  # a deployment under clients/<name>/ decides this package on this device
     "suspended",  # the deployment is suspended; nothing is issued
 ]
 

@@ -1,0 +1,173 @@
+"""Per device and package: what the deployments want, and what must happen to get there.
+
+``Desire`` is one deployment's wish for one package on one device. When several
+deployments touch the same package on a device, the most specific scope wins
+(a client's deployment over an MSP-wide one); deployments of the same scope
+that disagree are a conflict, and nothing is issued for that package there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from controller.desired import Scope
+from controller.observed import ObservedAgent, OpenJob
+from controller.planning.plans import Cancellation, DeviceOutcome, JobIntent, OutcomeState
+from controller.planning.retrying import RetryPolicy
+from schemas.jobs import JobAction
+from schemas.packages import Package
+
+
+@dataclass(frozen=True)
+class Desire:
+    deployment: str
+    scope: Scope
+    package: Package
+    ensure: Literal["present", "absent"]
+    suspended: bool
+
+    @property
+    def version(self) -> str:
+        return self.package.spec.version
+
+
+@dataclass
+class Decision:
+    """What the planner concluded for one (device, package)."""
+
+    jobs: list[JobIntent]
+    cancellations: list[Cancellation]
+    outcomes: list[DeviceOutcome]
+
+
+def _winners(desires: Sequence[Desire]) -> tuple[list[Desire], list[Desire]]:
+    """Split into (deciding, overridden): client-scoped desires beat MSP-wide ones."""
+    client_scoped = [d for d in desires if d.scope is not None]
+    if client_scoped:
+        return client_scoped, [d for d in desires if d.scope is None]
+    return list(desires), []
+
+
+def decide(
+    agent: ObservedAgent,
+    package_name: str,
+    desires: Sequence[Desire],
+    now: datetime,
+    retry: RetryPolicy,
+) -> Decision:
+    """Decide one package on one device. ``desires`` is sorted by deployment id."""
+    deciding, overridden = _winners(desires)
+    decision = Decision([], [], [])
+    installed = agent.managed.get(package_name)
+    open_jobs = [job for job in agent.open_jobs if job.package == package_name]
+
+    def outcome(desire: Desire, state: OutcomeState, reason: str = "",
+                action: JobAction | None = None) -> DeviceOutcome:
+        return DeviceOutcome(
+            deployment=desire.deployment, agent_id=agent.agent_id, client=agent.client,
+            hostname=agent.hostname, package=package_name, ensure=desire.ensure,
+            version=desire.version, state=state, reason=reason, installed_version=installed,
+            action=action,
+        )
+
+    for desire in overridden:
+        winner = deciding[0].deployment
+        decision.outcomes.append(outcome(desire, "overridden", f"decided by deployment {winner}"))
+
+    wants = {(d.ensure, d.version if d.ensure == "present" else "") for d in deciding}
+    if len(wants) > 1:
+        names = ", ".join(d.deployment for d in deciding)
+        for desire in deciding:
+            decision.outcomes.append(outcome(
+                desire, "conflict", f"deployments {names} want different things for {package_name}"))
+        return decision
+
+    lead = deciding[0]
+    state, reason, action, job, cancel = _decide_one(agent, lead, installed, open_jobs, now, retry)
+    if job is not None:
+        decision.jobs.append(job)
+    decision.cancellations.extend(cancel)
+    for desire in deciding:
+        decision.outcomes.append(outcome(desire, state, reason, action))
+    return decision
+
+
+def _decide_one(
+    agent: ObservedAgent,
+    desire: Desire,
+    installed: str | None,
+    open_jobs: Sequence[OpenJob],
+    now: datetime,
+    retry: RetryPolicy,
+) -> tuple[OutcomeState, str, JobAction | None, JobIntent | None, list[Cancellation]]:
+    package = desire.package
+    name = package.metadata.name
+    if desire.ensure == "present":
+        if installed == desire.version:
+            return "converged", "", None, None, _cancel_all(open_jobs, agent, "already converged")
+        action: JobAction = "install" if installed is None else "upgrade"
+        target_version = desire.version
+    else:
+        if installed is None:
+            return "converged", "", None, None, _cancel_all(open_jobs, agent, "already absent")
+        action = "uninstall"
+        target_version = installed
+
+    equivalent = [job for job in open_jobs if _equivalent(job, desire, target_version)]
+    stale = [job for job in open_jobs if job not in equivalent]
+    cancellations = _cancel_all(
+        [job for job in stale if job.state == "queued"], agent, "superseded by a newer plan"
+    )
+    busy = [job for job in stale if job.state != "queued"]
+    if equivalent:
+        job = equivalent[0]
+        state: OutcomeState = "running" if job.state in ("leased", "running") else "pending"
+        return state, f"job {job.job_id} {job.state}", job.action, None, cancellations
+    if busy:
+        job = busy[0]
+        return ("running", f"waiting for job {job.job_id} ({job.action} {job.version}) to finish",
+                action, None, cancellations)
+
+    installer = package.spec.installer_for(agent.labels.get("os", ""), agent.labels.get("arch"))
+    if installer is None:
+        platform = f"{agent.labels.get('os', '?')}/{agent.labels.get('arch', '?')}"
+        return "not-applicable", f"{name} has no installer for {platform}", None, None, cancellations
+
+    failure = agent.failures.get((name, target_version, action))
+    if failure is not None and failure.failures > 0:
+        if retry.gave_up(failure.failures):
+            return ("failed", f"gave up after {failure.failures} failed attempts: {failure.reason}",
+                    action, None, cancellations)
+        next_at = retry.next_attempt(failure.failures, failure.last_failed_at)
+        if now < next_at:
+            return ("failed", f"attempt {failure.failures} failed: {failure.reason}; "
+                              f"retrying after {next_at.isoformat(timespec='seconds')}",
+                    action, None, cancellations)
+
+    if desire.suspended:
+        return "suspended", "deployment is suspended", action, None, cancellations
+
+    intent = JobIntent(
+        agent_id=agent.agent_id, client=agent.client, deployment=desire.deployment,
+        action=action, package=name, version=target_version, installer=installer,
+        previous_version=installed,
+    )
+    verb = {"install": "install", "upgrade": f"upgrade from {installed}", "uninstall": "uninstall"}
+    return "pending", f"{verb[action]} {target_version} issued", action, intent, cancellations
+
+
+def _equivalent(job: OpenJob, desire: Desire, target_version: str) -> bool:
+    if desire.ensure == "present":
+        return job.action in ("install", "upgrade") and job.version == target_version
+    return job.action == "uninstall"
+
+
+def _cancel_all(jobs: Sequence[OpenJob], agent: ObservedAgent, reason: str) -> list[Cancellation]:
+    return [
+        Cancellation(job_id=job.job_id, agent_id=agent.agent_id, reason=reason)
+        for job in jobs
+        if job.state == "queued"
+    ]

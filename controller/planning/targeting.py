@@ -1,0 +1,75 @@
+"""Which devices a deployment acts on.
+
+Targets are the union of the named groups' members and the named devices,
+always intersected with the deployment's scope: a resource under
+``clients/<name>/`` only ever reaches that client's devices, and a client's
+DeviceGroup only ever contains that client's devices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from controller.desired import DesiredState, Loaded, ResourceKey, Scope
+from controller.observed import ObservedAgent
+from schemas.deployments import Deployment
+from schemas.groups import DeviceGroup
+from schemas.ids import AgentId
+
+
+class Targeting:
+    """Evaluates groups once per plan and answers target sets per deployment."""
+
+    def __init__(self, desired: DesiredState, agents: Sequence[ObservedAgent]) -> None:
+        self._desired = desired
+        self._agents = agents
+        self._by_client: dict[str, list[ObservedAgent]] = {}
+        self._by_name: dict[str, list[ObservedAgent]] = {}
+        for agent in agents:
+            self._by_client.setdefault(agent.client, []).append(agent)
+            self._by_name.setdefault(agent.agent_id, []).append(agent)
+            self._by_name.setdefault(agent.hostname, []).append(agent)
+        self._members: dict[ResourceKey, frozenset[AgentId]] = {}
+
+    def in_scope(self, scope: Scope) -> Sequence[ObservedAgent]:
+        return self._agents if scope is None else self._by_client.get(scope, [])
+
+    def members(self, group: Loaded[DeviceGroup]) -> frozenset[AgentId]:
+        key = group.key
+        found = self._members.get(key)
+        if found is None:
+            spec = group.resource.spec
+            found = frozenset(
+                agent.agent_id
+                for agent in self.in_scope(group.scope)
+                if spec.matches(agent.labels, agent.agent_id)
+            )
+            self._members[key] = found
+        return found
+
+    def targets(self, deployment: Loaded[Deployment]) -> frozenset[AgentId]:
+        scope = deployment.scope
+        spec = deployment.resource.spec.targets
+        chosen: set[AgentId] = set()
+        for group_name in spec.all_groups:
+            group = self._desired.resolve(DeviceGroup, scope, group_name)
+            if group is not None:  # the loader rejects dangling references
+                chosen.update(self.members(group))
+        chosen.update(self._named_devices(spec.devices, scope))
+        if scope is not None:
+            in_scope = {agent.agent_id for agent in self._by_client.get(scope, [])}
+            chosen &= in_scope
+        return frozenset(chosen)
+
+    def _named_devices(self, names: Iterable[str], scope: Scope) -> set[AgentId]:
+        found: set[AgentId] = set()
+        for name in names:
+            for agent in self._by_name.get(name, []):
+                if scope is None or agent.client == scope:
+                    found.add(agent.agent_id)
+        return found
+
+
+def index_agents(agents: Mapping[AgentId, ObservedAgent]) -> list[ObservedAgent]:
+    """Agents in a stable order (by id) so plans are deterministic."""
+    return [agents[agent_id] for agent_id in sorted(agents)]
