@@ -1,0 +1,1 @@
+"""Jobs as agents receive them: signing keys, and turning stored jobs into signed payloads."""

@@ -1,0 +1,97 @@
+"""The data a status report is rendered from. Plain, sorted, free of volatile timestamps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    sha: str
+    summary: str
+    author: str
+    committed_at: datetime | None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobLine:
+    job_id: str
+    action: str
+    package: str
+    version: str
+    state: str
+    reason: str
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeviceTarget:
+    deployment: str
+    package: str
+    ensure: str
+    version: str
+    state: str
+    reason: str
+    installed_version: str | None
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    agent_id: str
+    client: str
+    hostname: str
+    online: bool
+    labels: tuple[tuple[str, str], ...]
+    managed: tuple[tuple[str, str], ...]
+    """(package, version) pairs from the agent's receipts."""
+    targets: tuple[DeviceTarget, ...]
+    recent_jobs: tuple[JobLine, ...]
+
+    @property
+    def file_name(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "-." else "-" for c in self.hostname.lower())
+        return f"{safe.strip('-.') or 'device'}_{self.agent_id.removeprefix('a_')[:8]}.yaml"
+
+
+@dataclass(frozen=True)
+class DeploymentSummary:
+    ref: str
+    client: str | None
+    package: str
+    ensure: str
+    version: str
+    counts: tuple[tuple[str, int], ...]
+    """(state, devices) pairs, sorted by state."""
+
+    def count(self, *states: str) -> int:
+        return sum(n for state, n in self.counts if state in states)
+
+    @property
+    def total(self) -> int:
+        return sum(n for _state, n in self.counts)
+
+
+@dataclass(frozen=True)
+class ClientReport:
+    name: str
+    display_name: str
+    devices: tuple[DeviceReport, ...]
+    deployments: tuple[DeploymentSummary, ...]
+
+    @property
+    def online(self) -> int:
+        return sum(1 for device in self.devices if device.online)
+
+    def count(self, *states: str) -> int:
+        return sum(deployment.count(*states) for deployment in self.deployments)
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    applied: RevisionInfo | None
+    rejected: tuple[RevisionInfo, ...]
+    """Rejected revisions newer than the applied one first, newest first."""
+    clients: tuple[ClientReport, ...]
+    msp_deployments: tuple[DeploymentSummary, ...] = field(default=())
