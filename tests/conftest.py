@@ -17,6 +17,28 @@ import pytest
 
 PG_ENV = "FLEETWARD_TEST_PG"
 
+# Tests make real git commits; a fresh machine has no git identity, so give them one
+# (and keep the user's global git config out of the tests' way).
+_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Fleetward Tests",
+    "GIT_AUTHOR_EMAIL": "tests@fleetward.invalid",
+    "GIT_COMMITTER_NAME": "Fleetward Tests",
+    "GIT_COMMITTER_EMAIL": "tests@fleetward.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _git_identity() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in _GIT_IDENTITY}
+    os.environ.update(_GIT_IDENTITY)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
 
 def _pg_admin_url() -> str | None:
     return os.environ.get(PG_ENV) or None

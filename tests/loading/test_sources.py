@@ -6,8 +6,8 @@ import pytest
 
 from controller.errors import ConfigError
 from controller.loading import DirectorySource, GitTreeSource, load_revision
-from support.fleets import minimal_fleet, package_yaml
-from support.gitrepos import commit, git, init_repo, write_files
+from tests.support.fleets import minimal_fleet, package_yaml
+from tests.support.gitrepos import commit, git, init_repo, write_files
 
 
 def test_reads_an_older_commit_while_the_working_tree_differs(tmp_path):

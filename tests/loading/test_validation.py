@@ -8,8 +8,8 @@ import pytest
 
 from controller.errors import RevisionInvalid
 from controller.loading import DirectorySource, check_files, load_revision
-from support.fleets import ACME_CLIENT, LINUX_GROUP, deployment_yaml, minimal_fleet, package_yaml
-from support.gitrepos import write_files
+from tests.support.fleets import ACME_CLIENT, LINUX_GROUP, deployment_yaml, minimal_fleet, package_yaml
+from tests.support.gitrepos import write_files
 
 
 def problems_of(tmp_path, files):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from support.resources import (
+
+from controller.observed import FailureRecord
+from controller.planning import RetryPolicy, plan
+from tests.support.resources import (
     NOW,
     agent,
     client,
@@ -16,9 +19,6 @@ from support.resources import (
     open_job,
     package,
 )
-
-from controller.observed import FailureRecord
-from controller.planning import RetryPolicy, plan
 
 
 def fleet(*, version: str = "1.0.0", ensure: str = "present", suspend: bool = False):
@@ -196,7 +196,7 @@ def test_plan_lists_deployments_that_target_nobody():
 
 
 def test_arch_specific_installer_wins_over_any_arch():
-    from support.resources import resource
+    from tests.support.resources import resource
     pkg = resource("Package", "tool", {"version": "1", "installers": [
         {"os": "linux", "type": "archive", "url": "https://x/any.tar", "sha256": "1" * 64},
         {"os": "linux", "arch": "aarch64", "type": "archive", "url": "https://x/arm.tar",

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.resources import NOW, agent, client, deployment, desired, group, package
 
 from controller.desired import DesiredState
 from controller.observed import ObservedAgent, ObservedState, OpenJob
 from controller.planning import Plan, plan
 from schemas.ids import JobId
+from tests.support.resources import NOW, agent, client, deployment, desired, group, package
 
 CLIENTS = ["acme", "globex"]
 OSES = ["linux", "windows", "macos"]

@@ -1,1 +1,4 @@
-"""Test support shared across test folders (importable because pytest puts tests/ on sys.path)."""
+"""Test support shared across test folders, imported as ``tests.support.*``.
+
+pytest puts the repository root on sys.path (``pythonpath`` in pyproject.toml).
+"""
