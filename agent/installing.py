@@ -1,0 +1,212 @@
+"""The ``archive`` installer: make a package present or absent, at least once, safely.
+
+Every job is delivered at least once, so each action detects first and treats
+"already in the desired state" as success. The receipt is the detection rule
+(:mod:`agent.receipts`):
+
+install / upgrade
+    already at the version → succeeded, "already installed". Otherwise download
+    into ``cache/`` (size and SHA-256 checked before anything is unpacked),
+    unpack into ``software/<package>/<version>/`` via a temp folder, write the
+    receipt, then remove the previous version's folder. ``install`` over another
+    version behaves as an upgrade: the desired state is "this version present".
+uninstall
+    no receipt and no folder → succeeded, "already absent". Otherwise remove
+    ``software/<package>/`` and the receipt.
+
+Afterwards the receipt is read again; the job succeeds only if it now says the
+desired state. Package names and versions become path components, so they are
+checked against the fleet repo's patterns here even though the job was signed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from agent.downloading import ArtifactPin, download
+from agent.errors import AgentError, JobRefused
+from agent.extracting import Caps, unpack
+from agent.facts import current_os
+from agent.receipts import PACKAGE_NAME, PACKAGE_VERSION, Receipt, Receipts
+from agent.state import DataDir
+from agent.urls import redact_url
+from schemas.jobs import JobSpec
+from schemas.limits import MAX_JOB_OUTPUT_CHARS
+from schemas.protocol import ManagedItem
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Literal["succeeded", "failed"]
+    message: str
+    reason: str = ""
+    output: str = ""
+    managed: ManagedItem | None = None
+
+
+class OutputLog:
+    """What a job did, line by line; only the tail the protocol allows is kept."""
+
+    def __init__(self, limit: int = MAX_JOB_OUTPUT_CHARS) -> None:
+        self.limit = limit
+        self._text = ""
+
+    def add(self, line: str) -> None:
+        self._text = (self._text + line + "\n")[-self.limit:]
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+
+class ArchivePackages:
+    """Installs, upgrades and uninstalls archive packages under one data dir."""
+
+    def __init__(
+        self,
+        data_dir: DataDir,
+        *,
+        clock: Clock,
+        caps: Caps,
+        allow_insecure_http: bool,
+        max_artifact_bytes: int,
+        download_timeout_seconds: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.receipts = Receipts(data_dir.receipts_dir)
+        self.clock = clock
+        self.caps = caps
+        self.allow_insecure_http = allow_insecure_http
+        self.max_artifact_bytes = max_artifact_bytes
+        self.download_timeout_seconds = download_timeout_seconds
+        self.transport = transport
+
+    def folder(self, package: str, version: str) -> Path:
+        return self.data_dir.software_dir / package / version
+
+    def detect(self, package: str) -> Receipt | None:
+        """The receipt, if the package is installed (receipt present and its folder there)."""
+        receipt = self.receipts.get(package)
+        if receipt is None or not self.folder(package, receipt.version).is_dir():
+            return None
+        return receipt
+
+    def check(self, spec: JobSpec) -> None:
+        """Refuse a job this agent must not act on, before anything happens."""
+        target = spec.package
+        if not PACKAGE_NAME.fullmatch(target.name):
+            raise JobRefused(f"package name {target.name!r} is not a DNS label")
+        if not PACKAGE_VERSION.fullmatch(target.version):
+            raise JobRefused(f"package version {target.version!r} has characters a version may not have")
+        if target.installer.os != current_os():
+            raise JobRefused(f"the installer is for {target.installer.os}; this agent runs {current_os()}")
+
+    def execute(self, spec: JobSpec) -> Outcome:
+        """Bring the package to the job's desired state; never raises for a job-level failure."""
+        self.check(spec)
+        output = OutputLog()
+        try:
+            if spec.action == "uninstall":
+                message = self._uninstall(spec, output)
+            else:
+                message = self._install(spec, output)
+        except (AgentError, OSError) as exc:
+            reason = str(exc)
+            output.add(f"error: {reason}")
+            log.warning("job %s (%s %s %s) failed: %s", spec.job_id, spec.action, spec.package.name,
+                        spec.package.version, reason)
+            return Outcome("failed", f"{spec.action} failed", reason=reason, output=output.text,
+                           managed=self._managed(spec.package.name))
+        return self._verify_after(spec, message, output)
+
+    def _install(self, spec: JobSpec, output: OutputLog) -> str:
+        name, version = spec.package.name, spec.package.version
+        installer = spec.package.installer
+        before = self.detect(name)
+        if before is not None and before.version == version:
+            output.add(f"{name} {version} is already installed at {self.folder(name, version)}")
+            return "already installed"
+        destination = self.folder(name, version)
+        if destination.exists() or destination.is_symlink():
+            # Left by a crash between unpacking and writing the receipt: not trusted, redone.
+            output.add(f"removing an incomplete earlier unpack at {destination}")
+            _remove(destination)
+
+        cached = self.data_dir.cache_dir / f"{installer.sha256}.download"
+        output.add(f"downloading {redact_url(installer.url)}"
+                   + (f" ({installer.size} bytes declared)" if installer.size else ""))
+        try:
+            fetched = download(
+                ArtifactPin(installer.url, installer.sha256, installer.size), cached,
+                allow_insecure_http=self.allow_insecure_http, max_bytes=self.max_artifact_bytes,
+                timeout_seconds=self.download_timeout_seconds, transport=self.transport,
+            )
+            output.add(f"got {fetched.size} bytes, sha256 {fetched.sha256} matches the package")
+            summary = unpack(cached, installer.resolved_format, destination, self.caps)
+        finally:
+            cached.unlink(missing_ok=True)
+        output.add(f"unpacked {summary.files} files, {summary.dirs} folders, {summary.links} links "
+                   f"({summary.bytes} bytes) into {destination}")
+
+        self.receipts.put(Receipt(package=name, version=version, sha256=installer.sha256,
+                                  installed_at=self.clock(), path=str(destination)))
+        if before is not None and before.version != version:
+            _remove(self.folder(name, before.version))
+            output.add(f"removed the previous version {before.version}")
+            return f"upgraded from {before.version} to {version}"
+        return f"installed {version}"
+
+    def _uninstall(self, spec: JobSpec, output: OutputLog) -> str:
+        name = spec.package.name
+        package_dir = self.data_dir.software_dir / name
+        receipt = self.receipts.get(name)
+        if receipt is None and not package_dir.exists():
+            output.add(f"{name} is not installed")
+            return "already absent"
+        # The receipt goes first: if removal is interrupted, the package reads as absent
+        # and a retried job cleans the folder up.
+        self.receipts.remove(name)
+        _remove(package_dir)
+        output.add(f"removed {package_dir}" + (f" (version {receipt.version})" if receipt else ""))
+        return f"uninstalled {receipt.version}" if receipt else "removed leftover files"
+
+    def _verify_after(self, spec: JobSpec, message: str, output: OutputLog) -> Outcome:
+        name, version = spec.package.name, spec.package.version
+        after = self.detect(name)
+        managed = after.managed_item() if after else None
+        if spec.action == "uninstall":
+            if after is None:
+                return Outcome("succeeded", message, output=output.text, managed=None)
+            reason = f"detection after uninstall still finds {name} {after.version}"
+        else:
+            if after is not None and after.version == version:
+                return Outcome("succeeded", message, output=output.text, managed=managed)
+            found = f"{after.version}" if after else "nothing"
+            reason = f"detection after {spec.action} finds {found}, not {name} {version}"
+        output.add(f"error: {reason}")
+        return Outcome("failed", f"{spec.action} did not take effect", reason=reason, output=output.text,
+                       managed=managed)
+
+    def _managed(self, package: str) -> ManagedItem | None:
+        receipt = self.detect(package)
+        return receipt.managed_item() if receipt else None
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
