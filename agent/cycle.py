@@ -1,0 +1,233 @@
+"""One full agent cycle against the controller, the unit both ``run`` modes repeat.
+
+A cycle:
+
+1. checks in with the highest finished seq (cheap: "anything new?");
+2. re-sends results still in the outbox;
+3. leases jobs (always in ``run --once``; in the service loop only when the
+   check-in says jobs are pending) and hands each, in seq order, to the
+   :class:`~agent.executing.JobRunner`; it keeps leasing while a lease came back
+   full;
+4. sends inventory when it is wanted: the controller asked, first contact, a
+   job ran, the local rescan or the periodic full report is due. Inventory goes
+   after the jobs so the ``managed`` section already shows their effect;
+5. prunes the journal and saves the state.
+
+Everything the cycle did is returned as a :class:`CycleReport` for the CLI to
+print (text or JSON) and for tests to assert on. Transport errors propagate:
+deciding to retry is the loop's job, not the cycle's. :func:`run_once` is the
+entry point an integration test drives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from agent.connection import ControllerConnection
+from agent.executing import JobResult, JobRunner
+from agent.extracting import Caps
+from agent.installing import ArchivePackages
+from agent.inventory import Collectors, collect_inventory
+from agent.journal import Journal
+from agent.receipts import Receipts
+from agent.settings import AgentSettings
+from agent.state import AgentConfig, AgentState, DataDir
+from agent.urls import check_server_url
+from agent.verifying import TrustedKeys
+from schemas.protocol import (
+    CheckinRequest,
+    CheckinResponse,
+    InventoryReport,
+    InventorySection,
+    LeaseRequest,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_LEASE_ROUNDS = 10
+MIN_INTERVAL_SECONDS = 5
+MAX_INTERVAL_SECONDS = 24 * 3600
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CycleReport:
+    agent_id: str
+    client: str
+    server: str
+    checkin: CheckinResponse | None = None
+    inventory_sent: list[InventorySection] = field(default_factory=list)
+    inventory_accepted: list[InventorySection] = field(default_factory=list)
+    inventory_full: bool = False
+    jobs: list[JobResult] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+    outbox: int = 0
+    seen_seq: int = 0
+    interval_seconds: int = 60
+    stopped_early: bool = False
+
+    @property
+    def jobs_executed(self) -> bool:
+        return any(not job.resent and job.result != "refused" for job in self.jobs)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "client": self.client,
+            "server": self.server,
+            "checkin": None if self.checkin is None else {
+                "jobs_pending": self.checkin.jobs_pending, "inventory": self.checkin.inventory,
+            },
+            "inventory": {"sent": self.inventory_sent, "accepted": self.inventory_accepted,
+                          "full": self.inventory_full},
+            "jobs": [
+                {"id": job.job_id, "action": job.action, "package": job.package, "version": job.version,
+                 "result": job.result, "reason": job.reason, "message": job.message,
+                 "resent": job.resent, "delivered": job.delivered}
+                for job in self.jobs
+            ],
+            "resent": self.resent,
+            "outbox": self.outbox,
+            "seen_seq": self.seen_seq,
+            "next_checkin_seconds": self.interval_seconds,
+            "stopped_early": self.stopped_early,
+        }
+
+
+class Cycle:
+    """Everything one cycle needs, built from the settings and the stored identity."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        clock: Clock = utc_now,
+        transport: httpx.BaseTransport | None = None,
+        collectors: Collectors | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.transport = transport
+        self.collectors = collectors
+        self.data_dir = DataDir(settings.data_dir)
+
+    def run(self, *, always_lease: bool, wait_seconds: float = 0.0,
+            should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
+        config = self.data_dir.load_config()
+        # agent.json was checked at enrolment; checking again costs nothing and catches hand edits.
+        check_server_url(config.server, allow_insecure_http=config.allow_insecure_http)
+        self.data_dir.create()
+        state = self.data_dir.load_state()
+        interval = state.checkin_interval_seconds or config.checkin_interval_seconds
+        report = CycleReport(agent_id=config.agent_id, client=config.client, server=config.server,
+                             interval_seconds=interval)
+        try:
+            with ControllerConnection(
+                config.server, credential=config.credential,
+                timeout_seconds=self.settings.http_timeout_seconds,
+                max_response_bytes=self.settings.max_response_bytes, transport=self.transport,
+            ) as connection:
+                self._steps(connection, config, state, report, always_lease, wait_seconds, should_stop)
+        finally:
+            # Whatever was learned before an error (accepted hashes, the interval) is kept.
+            report.seen_seq = state.seen_seq
+            self.data_dir.save_state(state)
+        return report
+
+    def _steps(self, connection: ControllerConnection, config: AgentConfig, state: AgentState,
+               report: CycleReport, always_lease: bool, wait_seconds: float,
+               should_stop: Callable[[], bool]) -> None:
+        runner = self._runner(connection, config, state)
+        checkin = connection.checkin(CheckinRequest(seen_seq=state.seen_seq))
+        report.checkin = checkin
+        report.interval_seconds = _clamp_interval(checkin.checkin_interval_seconds)
+        state.checkin_interval_seconds = report.interval_seconds
+        report.resent = runner.flush_outbox()
+        if always_lease or checkin.jobs_pending:
+            self._lease_and_run(connection, runner, report, wait_seconds, should_stop)
+        if not report.stopped_early:
+            self._inventory(connection, state, report, asked=checkin.inventory)
+        journal = Journal(self.data_dir.journal_dir)
+        journal.prune(self.settings.journal_keep)
+        report.outbox = len(journal.outbox())
+
+    def _runner(self, connection: ControllerConnection, config: AgentConfig, state: AgentState) -> JobRunner:
+        packages = ArchivePackages(
+            self.data_dir, clock=self.clock,
+            caps=Caps(self.settings.max_archive_members, self.settings.max_extracted_bytes),
+            allow_insecure_http=config.allow_insecure_http,
+            max_artifact_bytes=self.settings.max_artifact_bytes,
+            download_timeout_seconds=self.settings.download_timeout_seconds,
+        )
+        return JobRunner(events=connection, data_dir=self.data_dir, state=state,
+                         agent_id=config.agent_id, keys=TrustedKeys(config.signing_keys),
+                         packages=packages, clock=self.clock)
+
+    def _lease_and_run(self, connection: ControllerConnection, runner: JobRunner, report: CycleReport,
+                       wait_seconds: float, should_stop: Callable[[], bool]) -> None:
+        max_jobs = self.settings.max_jobs_per_lease
+        wait = wait_seconds
+        for _round in range(MAX_LEASE_ROUNDS):
+            lease = connection.lease(LeaseRequest(wait_seconds=wait, max_jobs=max_jobs))
+            wait = 0.0  # only the first lease long-polls
+            for job in sorted(lease.jobs, key=lambda job: job.seq):
+                if should_stop():
+                    # Unstarted jobs stay leased; the controller offers them again after the lease ends.
+                    report.stopped_early = True
+                    return
+                report.jobs.append(runner.handle(job))
+            if len(lease.jobs) < max_jobs:
+                return
+
+    def _inventory(self, connection: ControllerConnection, state: AgentState, report: CycleReport,
+                   *, asked: str) -> None:
+        now = self.clock()
+        first = state.last_full_inventory is None or not state.inventory_hashes
+        full = asked == "full" or first or _due(state.last_full_inventory, now,
+                                                   self.settings.full_inventory_seconds)
+        rescan = _due(state.last_inventory_scan, now, self.settings.inventory_rescan_seconds)
+        if not (full or asked == "changed" or rescan or report.jobs_executed):
+            return
+        inventory = collect_inventory(Receipts(self.data_dir.receipts_dir), self.collectors)
+        state.last_inventory_scan = now
+        hashes = inventory.hashes()
+        body = inventory.report(state.inventory_hashes, full=full)
+        if body is None and asked != "changed":
+            return
+        if body is None:
+            # The controller asked; an empty report tells it nothing changed since the accepted hashes.
+            body = InventoryReport(full=False)
+        report.inventory_sent = sorted(body.hashes)
+        report.inventory_full = full
+        ack = connection.send_inventory(body)
+        report.inventory_accepted = sorted(set(ack.accepted) & set(body.hashes))
+        for section in report.inventory_accepted:
+            state.inventory_hashes[section] = hashes[section]
+        if full and set(report.inventory_accepted) == set(body.hashes):
+            state.last_full_inventory = now
+
+
+def _due(last: datetime | None, now: datetime, every_seconds: float) -> bool:
+    return last is None or now - last >= timedelta(seconds=every_seconds)
+
+
+def _clamp_interval(seconds: int) -> int:
+    return max(MIN_INTERVAL_SECONDS, min(MAX_INTERVAL_SECONDS, seconds))
+
+
+def run_once(settings: AgentSettings, *, clock: Clock = utc_now, transport: httpx.BaseTransport | None = None,
+             collectors: Collectors | None = None) -> CycleReport:
+    """``fleetward-agent run --once`` without the CLI: lock, one cycle with a plain lease, report."""
+    data_dir = DataDir(settings.data_dir)
+    with data_dir.locked():
+        return Cycle(settings, clock=clock, transport=transport, collectors=collectors).run(always_lease=True)

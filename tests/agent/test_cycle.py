@@ -1,0 +1,108 @@
+"""One full cycle (``run --once`` without the CLI) against the loopback controller stub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.cycle import run_once
+from agent.errors import CredentialRejected
+from agent.inventory import Collectors
+from agent.journal import Journal
+from agent.settings import AgentSettings
+from agent.state import DataDir
+from schemas.protocol import Facts
+from tests.agent.builders import NOW, Signer, hello_tar, spec_for
+from tests.agent.servers import StubController, error
+
+FACTS = Facts(hostname="pc-1", os="linux", os_version="Debian 12", arch="x86_64")
+QUIET = Collectors(facts=lambda: FACTS, software=list)
+
+
+def _once(settings: AgentSettings):
+    return run_once(settings, clock=lambda: NOW, collectors=QUIET)
+
+
+def test_first_cycle_runs_jobs_then_sends_a_full_inventory(enrolled: DataDir, settings: AgentSettings,
+                                                           controller: StubController, signer: Signer,
+                                                           tmp_path: Path) -> None:
+    art = hello_tar(tmp_path / "hello-tool-1.0.0.tar.gz")
+    controller.jobs = [signer.sign(spec_for(art, seq=1))]
+    report = _once(settings)
+
+    assert [(job.result, job.package, job.delivered) for job in report.jobs] == [
+        ("succeeded", "hello-tool", True)]
+    events = f"/jobs/j_{1:032x}/events"
+    assert [path for path, _h, _b in controller.requests] == [
+        "/checkin", "/jobs/lease", events, events, "/inventory"]
+    (inventory,) = controller.calls("/inventory")
+    assert inventory["full"] is True
+    # The job's effect shows in the same cycle's inventory.
+    assert [item["package"] for item in inventory["managed"]] == ["hello-tool"]
+    assert report.inventory_sent == ["facts", "managed", "software"] == report.inventory_accepted
+    assert report.seen_seq == 1 and report.outbox == 0
+
+    as_json = report.as_json()
+    assert as_json["jobs"][0] | {"reason": ""} == {
+        "id": f"j_{1:032x}", "action": "install", "package": "hello-tool", "version": "1.0.0",
+        "result": "succeeded", "reason": "", "message": "installed 1.0.0", "resent": False, "delivered": True}
+
+    second = _once(settings)
+    assert second.jobs == [] and second.inventory_sent == []  # nothing new, nothing changed
+    assert controller.calls("/checkin")[-1] == {"seen_seq": 1}
+
+
+def test_asked_for_changes_when_nothing_changed_sends_an_empty_report(enrolled: DataDir,
+                                                                     settings: AgentSettings,
+                                                                     controller: StubController) -> None:
+    _once(settings)
+    controller.inventory = "changed"
+    report = _once(settings)
+    assert report.inventory_sent == []
+    assert controller.calls("/inventory")[-1] == {"full": False, "facts": None, "software": None,
+                                                  "managed": None, "hashes": {}}
+
+
+def _lost_result(controller: StubController, signer: Signer, tmp_path: Path, lost: int) -> str:
+    """A job whose event posts hit an overloaded controller ``lost`` times."""
+    art = hello_tar(tmp_path / "hello-tool-1.0.0.tar.gz")
+    job = signer.sign(spec_for(art, seq=1))
+    controller.jobs = [job]
+    controller.overrides[f"/jobs/{job.job_id}/events"] = [
+        error(503, "busy", "try later", **{"Retry-After": "1"}) for _ in range(lost)]
+    return job.job_id
+
+
+def test_a_lost_result_is_resent_from_the_outbox(enrolled: DataDir, settings: AgentSettings,
+                                                 controller: StubController, signer: Signer,
+                                                 tmp_path: Path) -> None:
+    job_id = _lost_result(controller, signer, tmp_path, lost=2)  # "running" and the result
+    first = _once(settings)
+    assert first.jobs[0].delivered is False and first.outbox == 1
+
+    second = _once(settings)
+    assert second.resent == [job_id] and second.outbox == 0 and second.jobs == []
+    assert controller.events == [(job_id, controller.events[0][1])]
+    assert controller.events[0][1]["status"] == "succeeded"
+
+
+def test_a_job_leased_again_after_a_lost_result_is_not_rerun(enrolled: DataDir, settings: AgentSettings,
+                                                             controller: StubController, signer: Signer,
+                                                             tmp_path: Path) -> None:
+    job_id = _lost_result(controller, signer, tmp_path, lost=3)  # the outbox flush fails too
+    _once(settings)
+    (tmp_path / "hello-tool-1.0.0.tar.gz").unlink()  # a re-run would fail to download
+
+    second = _once(settings)
+    assert [(job.job_id, job.result, job.resent, job.delivered) for job in second.jobs] == [
+        (job_id, "succeeded", True, True)]
+    assert [event["status"] for _id, event in controller.events] == ["succeeded"]
+    assert Journal(enrolled.journal_dir).outbox() == []
+
+
+def test_a_rejected_credential_stops_the_cycle(enrolled: DataDir, settings: AgentSettings,
+                                               controller: StubController) -> None:
+    controller.credential = "rotated"
+    with pytest.raises(CredentialRejected, match="rejected this agent's credential"):
+        _once(settings)
