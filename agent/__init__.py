@@ -28,12 +28,10 @@ Modules, from the edge inwards::
     state        the data directory: layout, config, state, lock
     urls         which URLs the agent may talk to
     settings     the one settings object passed down from the CLI
+    version      the agent's version
     errors       the exception tree
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from agent.version import __version__
 
-try:
-    __version__ = version("fleetward")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+__all__ = ["__version__"]

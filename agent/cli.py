@@ -36,7 +36,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from agent import __version__
 from agent.cycle import Cycle, CycleReport, run_once, utc_now
 from agent.enrolling import enroll, parse_labels
 from agent.errors import (
@@ -51,6 +50,7 @@ from agent.looping import ServiceLoop
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
 from agent.state import DataDir
+from agent.version import __version__
 
 log = logging.getLogger("agent")
 

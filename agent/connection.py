@@ -34,8 +34,8 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from agent import __version__
 from agent.errors import CredentialRejected, ProtocolError, ServerBusy, ServerUnreachable
+from agent.version import __version__
 from schemas.jobs import WireModel
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
 from schemas.protocol import (

@@ -12,8 +12,8 @@ import socket
 import sys
 from pathlib import Path
 
-from agent import __version__
 from agent.errors import ConfigError
+from agent.version import __version__
 from schemas.packages import OsName
 from schemas.protocol import Facts
 
