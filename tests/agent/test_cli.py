@@ -37,6 +37,13 @@ def test_version(cli) -> None:
     assert done.returncode == 0 and done.stdout.startswith("fleetward-agent ")
 
 
+def test_python_dash_m_agent_is_the_same_cli() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "agent", "--version"], capture_output=True, text=True,
+                          cwd=repo, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("fleetward-agent ")
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
