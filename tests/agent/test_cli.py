@@ -96,9 +96,13 @@ def test_enrolling_again_needs_force(cli, controller: StubController, tmp_path: 
     assert _enroll(cli, controller, data).returncode == 0
     again = _enroll(cli, controller, data)
     assert again.returncode == 3 and "already enrolled" in again.stderr and "--force" in again.stderr
+    (data / "state.json").write_text(json.dumps({"seen_seq": 41}))
+    controller.agent_id = "a_" + "9" * 32  # the controller makes a new device
     forced = _enroll(cli, controller, data, "--force", "--format", "json")
     assert forced.returncode == 0
     assert json.loads(forced.stdout)["agent_id"] == controller.agent_id
+    # Job seqs are per agent: the new identity starts from zero.
+    assert json.loads((data / "state.json").read_text())["seen_seq"] == 0
 
 
 def test_a_bad_enrolment_token_exits_4(cli, controller: StubController, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,15 @@ def test_a_job_leased_again_after_a_lost_result_is_not_rerun(enrolled: DataDir, 
         (job_id, "succeeded", True, True)]
     assert [event["status"] for _id, event in controller.events] == ["succeeded"]
     assert Journal(enrolled.journal_dir).outbox() == []
+
+
+def test_a_full_inventory_is_sent_again_once_a_day(enrolled: DataDir, settings: AgentSettings,
+                                                  controller: StubController) -> None:
+    run_once(settings, clock=lambda: NOW, collectors=QUIET)
+    hour_later = run_once(settings, clock=lambda: NOW + timedelta(hours=1), collectors=QUIET)
+    assert hour_later.inventory_sent == []
+    day_later = run_once(settings, clock=lambda: NOW + timedelta(days=1), collectors=QUIET)
+    assert day_later.inventory_full and day_later.inventory_sent == ["facts", "managed", "software"]
 
 
 def test_a_rejected_credential_stops_the_cycle(enrolled: DataDir, settings: AgentSettings,
