@@ -1,23 +1,27 @@
-"""Checks across resources: placement, scope, duplicate names, references, shadowing.
+"""Checks across resources: placement, duplicate names, references, tenancy, shadowing.
 
 Scope comes from the folder: ``clients/<name>/...`` belongs to client ``name``;
 everything else is MSP-wide. A client's resources may refer to their own client's
-resources and to MSP-wide ones, never to another client's, and never act on
-another client's devices.
+resources and to MSP-wide ones, never to another client's, and never act on another
+client's devices. References resolve exactly as :meth:`DesiredState.resolve` does,
+because that is what the planner will do with them.
+
+Documents that failed on their own still count as what they meant to declare
+(:class:`Unseen`), so one broken Package yields one problem, not one more per
+Deployment that uses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from ruamel.yaml.comments import CommentedMap
-
 from controller.desired import DesiredState, Loaded, ResourceKey, Scope, SourceLocation
+from controller.loading.locating import node_position
 from controller.loading.parsing import Document
 from controller.loading.problems import Problem, problem
-from controller.loading.validating import node_position
 from schemas.clients import Client
 from schemas.deployments import Deployment
 from schemas.fleet import Fleet, FleetSpec
@@ -25,7 +29,7 @@ from schemas.groups import DeviceGroup
 from schemas.packages import Package
 from schemas.resources import Resource
 
-ROOT_FLEET_FILES = ("fleet.yaml", "fleet.yml")
+FLEET_FILE = "fleet.yaml"
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,33 @@ class Candidate:
     def location(self) -> SourceLocation:
         return SourceLocation(self.document.path, self.document.line, self.document.column)
 
-    def at(self, *loc: str | int, at_key: bool = False) -> tuple[int, int]:
-        return node_position(self.document.tree, loc, at_key=at_key)
-
     def problem(self, message: str, *loc: str | int) -> Problem:
-        line, column = self.at(*loc) if loc else (self.document.line, self.document.column)
+        line, column = (node_position(self.document.tree, loc) if loc
+                        else (self.document.line, self.document.column))
         return problem(self.document.path, line, column, message)
+
+
+@dataclass
+class Unseen:
+    """What the documents that did not validate may declare."""
+
+    claims: set[tuple[str, Scope, str]] = field(default_factory=set)
+    """(kind, scope, name) of invalid documents that say what they declare."""
+    claimed_kinds: set[tuple[str, Scope]] = field(default_factory=set)
+    opaque: set[Scope] = field(default_factory=set)
+    """Scopes with a file or document whose resources cannot be told at all."""
+
+    def claim(self, kind: str, scope: Scope, name: str) -> None:
+        self.claims.add((kind, scope, name))
+        self.claimed_kinds.add((kind, scope))
+
+    def may_declare(self, kind: str, scope: Scope, name: str | None = None) -> bool:
+        """Whether an unvalidated document may declare this resource (any name when None)."""
+        if scope in self.opaque:
+            return True
+        if name is None:
+            return (kind, scope) in self.claimed_kinds
+        return (kind, scope, name) in self.claims
 
 
 def scope_of(path: str) -> tuple[Scope, str | None]:
@@ -59,22 +84,18 @@ def scope_of(path: str) -> tuple[Scope, str | None]:
     return parts[1], None
 
 
-def _where(scope: Scope) -> str:
-    return f"clients/{scope}/ or MSP-wide" if scope is not None else "MSP-wide resources"
-
-
-def check(candidates: Sequence[Candidate], folder_problems: Iterable[Problem],
-          revision: str) -> tuple[DesiredState | None, list[Problem]]:
-    problems = list(folder_problems)
-    problems += _placement(candidates)
+def check(candidates: Sequence[Candidate], unseen: Unseen,
+          revision: str) -> tuple[DesiredState, list[Problem]]:
+    """The desired state the candidates make, and every problem between them."""
+    problems = _placement(candidates)
     table, duplicates = _index(candidates)
     problems += duplicates
     desired = DesiredState(revision=revision, fleet=_fleet_spec(candidates), resources=table)
-    problems += _references(candidates, desired)
-    problems += _client_folders(candidates, desired)
+    problems += _references(candidates, desired, unseen)
+    problems += _client_folders(candidates, desired, unseen)
     problems += _scope_reach(candidates)
     problems += _shadowing(candidates, desired)
-    return (desired if not problems else None), problems
+    return desired, problems
 
 
 def _fleet_spec(candidates: Sequence[Candidate]) -> FleetSpec:
@@ -87,22 +108,27 @@ def _fleet_spec(candidates: Sequence[Candidate]) -> FleetSpec:
 def _placement(candidates: Sequence[Candidate]) -> list[Problem]:
     found: list[Problem] = []
     fleets = [c for c in candidates if isinstance(c.resource, Fleet)]
-    for candidate in fleets:
-        if candidate.document.path not in ROOT_FLEET_FILES:
-            found.append(candidate.problem(
-                "a Fleet belongs in fleet.yaml at the root of the fleet; move it there", "kind"))
     for candidate in fleets[1:]:
-        first = fleets[0]
-        found.append(candidate.problem(f"a second Fleet; there is one, at {first.location}", "kind"))
+        found.append(candidate.problem(f"a second Fleet; there is one already, at {fleets[0].location}",
+                                       "kind"))
     for candidate in candidates:
-        if isinstance(candidate.resource, Client):
-            if candidate.scope is None:
+        resource, scope = candidate.resource, candidate.scope
+        kind = resource.kind_name
+        if isinstance(resource, Fleet):
+            if candidate.document.path != FLEET_FILE:
                 found.append(candidate.problem(
-                    f"a Client belongs in clients/{candidate.resource.name}/client.yaml", "kind"))
-            elif candidate.scope != candidate.resource.name:
-                found.append(candidate.problem(
-                    f"this Client is named '{candidate.resource.name}' but lives in "
-                    f"clients/{candidate.scope}/; the name must match the folder", "metadata", "name"))
+                    f"a Fleet belongs in {FLEET_FILE} at the root of the fleet; move it there", "kind"))
+        elif resource.placement == "msp" and scope is not None:
+            found.append(candidate.problem(
+                f"a {kind} is MSP-wide; move it out of clients/{scope}/", "kind"))
+        elif resource.placement == "client" and scope is None:
+            home = f"clients/{resource.name}/client.yaml" if isinstance(resource, Client) else (
+                "clients/<client>/")
+            found.append(candidate.problem(f"a {kind} belongs in {home}", "kind"))
+        elif isinstance(resource, Client) and scope != resource.name:
+            found.append(candidate.problem(
+                f"this Client is named '{resource.name}' but lives in clients/{scope}/; the name "
+                "must match the folder", "metadata", "name"))
     return found
 
 
@@ -124,37 +150,56 @@ def _index(candidates: Sequence[Candidate]) -> tuple[dict[str, dict[ResourceKey,
     return table, found
 
 
-def _references(candidates: Sequence[Candidate], desired: DesiredState) -> list[Problem]:
+def _where(scope: Scope) -> str:
+    return f"clients/{scope}/ or MSP-wide" if scope is not None else "MSP-wide resources"
+
+
+def _missing(model: type[Resource], name: str, candidate: Candidate, desired: DesiredState,
+             unseen: Unseen) -> str | None:
+    """Why ``name`` does not resolve from ``candidate``, or None when it does (or might)."""
+    scope, kind = candidate.scope, model.kind_name
+    if desired.resolve(model, scope, name) is not None:
+        return None
+    if unseen.may_declare(kind, None, name) or (scope is not None and
+                                                unseen.may_declare(kind, scope, name)):
+        return None  # declared by a document that has its own problems
+    visible = sorted({n for s, n in desired.of_kind(model) if s in (None, scope)})
+    close = difflib.get_close_matches(name, visible, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"no {kind} '{name}' in {_where(scope)}{hint}"
+
+
+def _references(candidates: Sequence[Candidate], desired: DesiredState, unseen: Unseen) -> list[Problem]:
     found: list[Problem] = []
     for candidate in candidates:
         resource = candidate.resource
         if not isinstance(resource, Deployment):
             continue
         spec = resource.spec
-        if desired.resolve(Package, candidate.scope, spec.package) is None:
-            found.append(candidate.problem(
-                f"no Package '{spec.package}' in {_where(candidate.scope)}", "spec", "package"))
-        groups: list[tuple[str, tuple[str | int, ...]]] = []
+        wanted: list[tuple[type[Resource], str, tuple[str | int, ...]]] = [
+            (Package, spec.package, ("spec", "package"))]
         if spec.targets.group:
-            groups.append((spec.targets.group, ("spec", "targets", "group")))
-        groups += [(name, ("spec", "targets", "groups", index))
+            wanted.append((DeviceGroup, spec.targets.group, ("spec", "targets", "group")))
+        wanted += [(DeviceGroup, name, ("spec", "targets", "groups", index))
                    for index, name in enumerate(spec.targets.groups)]
-        for name, loc in groups:
-            if desired.resolve(DeviceGroup, candidate.scope, name) is None:
-                found.append(candidate.problem(f"no DeviceGroup '{name}' in {_where(candidate.scope)}",
-                                               *loc))
+        for model, name, loc in wanted:
+            message = _missing(model, name, candidate, desired, unseen)
+            if message is not None:
+                found.append(candidate.problem(message, *loc))
     return found
 
 
-def _client_folders(candidates: Sequence[Candidate], desired: DesiredState) -> list[Problem]:
+def _client_folders(candidates: Sequence[Candidate], desired: DesiredState,
+                    unseen: Unseen) -> list[Problem]:
     found: list[Problem] = []
-    reported: set[str] = set()
-    known = {name for scope, name in desired.clients if scope == name}
-    for candidate in candidates:
+    settled: set[Scope] = {scope for scope, name in desired.clients if scope == name}
+    # A folder whose Client is present but misnamed or broken already has a problem saying so.
+    settled |= {c.scope for c in candidates if isinstance(c.resource, Client)}
+    for candidate in candidates:  # in path order, so the first file of the folder reports
         scope = candidate.scope
-        if scope is None or scope in known or scope in reported:
+        if scope is None or scope in settled or unseen.may_declare(Client.kind_name, scope):
             continue
-        reported.add(scope)
+        settled.add(scope)
         found.append(problem(candidate.document.path, 1, 1,
                              f"clients/{scope}/ has no Client resource; add clients/{scope}/client.yaml "
                              f"(kind: Client, metadata.name: {scope})"))
@@ -164,36 +209,37 @@ def _client_folders(candidates: Sequence[Candidate], desired: DesiredState) -> l
 def _scope_reach(candidates: Sequence[Candidate]) -> list[Problem]:
     found: list[Problem] = []
     for candidate in candidates:
-        resource = candidate.resource
-        if candidate.scope is None or not isinstance(resource, DeviceGroup):
+        resource, scope = candidate.resource, candidate.scope
+        if scope is None or not isinstance(resource, DeviceGroup) or resource.spec.selector is None:
             continue
         selector = resource.spec.selector
-        if selector is None:
-            continue
-        pinned = selector.pinned_values("client")
-        if pinned is not None and pinned != {candidate.scope}:
-            others = ", ".join(sorted(pinned - {candidate.scope})) or "no client"
-            loc: tuple[str | int, ...] = ("spec", "selector")
-            tree = candidate.document.tree
-            spec = tree.get("spec")
-            selector_tree = spec.get("selector") if isinstance(spec, CommentedMap) else None
-            if isinstance(selector_tree, CommentedMap) and "client" in selector_tree.get("matchLabels", {}):
-                loc = ("spec", "selector", "matchLabels", "client")
-            found.append(candidate.problem(
-                f"a resource under clients/{candidate.scope}/ cannot act on another client's devices "
-                f"(this selector pins client to {others})", *loc))
+        if selector.pinned_values("client") is None:
+            continue  # the planner confines an unpinned group to the client's own devices
+        # Point at each pin naming another client; the intersection alone would hide which one.
+        message = (f"a resource under clients/{scope}/ cannot act on another client's devices "
+                   f"(this selector pins client to {{}}); remove the pin or use '{scope}'")
+        pinned = selector.match_labels.get("client")
+        if pinned is not None and pinned != scope:
+            found.append(candidate.problem(message.format(pinned),
+                                           "spec", "selector", "matchLabels", "client"))
+        for index, requirement in enumerate(selector.match_expressions):
+            if requirement.key != "client" or requirement.operator != "In":
+                continue
+            for position, value in enumerate(requirement.values):
+                if value != scope:
+                    found.append(candidate.problem(message.format(value), "spec", "selector",
+                                                   "matchExpressions", index, "values", position))
     return found
 
 
 def _shadowing(candidates: Sequence[Candidate], desired: DesiredState) -> list[Problem]:
     found: list[Problem] = []
-    msp_packages = {name: loaded for (scope, name), loaded in desired.packages.items() if scope is None}
     for candidate in candidates:
         if candidate.scope is None or not isinstance(candidate.resource, Package):
             continue
-        other = msp_packages.get(candidate.resource.name)
+        other = desired.packages.get((None, candidate.resource.name))
         if other is not None:
             found.append(candidate.problem(
                 f"Package '{candidate.resource.name}' is also defined MSP-wide at {other.location}; "
-                "a device could not tell them apart: rename this one", "metadata", "name"))
+                "a reference to it would be ambiguous: rename this one", "metadata", "name"))
     return found

@@ -9,6 +9,8 @@ from controller.desired import SourceLocation
 
 @dataclass(frozen=True, order=True)
 class Problem:
+    """One thing wrong with a revision; problems sort by path, line, column, then message."""
+
     location: SourceLocation
     message: str
 

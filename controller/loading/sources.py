@@ -3,8 +3,11 @@
 :class:`GitTreeSource` reads blobs straight from the object store (no checkout), so a
 revision can be loaded while the working tree changes, and from a bare mirror. Only
 ``*.yaml``/``*.yml`` files count, and nothing under a path component that starts with
-a dot (``.github/``, ``.gitlab-ci.yml``, ``.fleetward/`` are not fleet resources).
-Sizes are known before content is read, so oversized files are never loaded.
+a dot (``.github/``, ``.gitlab-ci.yml``, ``.pre-commit-hooks.yaml`` are not fleet
+resources). Sizes are known before content is read, so oversized files are never loaded.
+Both sources list files in the same order (by POSIX path) and both flag symbolic links,
+so ``fleetward validate DIR`` judges a working tree the way the controller will judge the
+commit made from it.
 """
 
 from __future__ import annotations
@@ -25,14 +28,21 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class SourceFile:
+    """One candidate file: ``path`` is POSIX and relative to the fleet root."""
+
     path: str
-    """POSIX path relative to the fleet root."""
     size: int
+    """Bytes; known without reading, so callers check it before :attr:`read`."""
     read: Callable[[], bytes]
+    symlink: bool = False
+    """Git stores a symbolic link as the link itself, never the file it points at."""
 
 
 class FileSource(Protocol):
-    revision: str
+    """The files of one revision; ``revision`` names it in problems and status."""
+
+    @property
+    def revision(self) -> str: ...
 
     def files(self) -> Iterator[SourceFile]: ...
 
@@ -47,42 +57,59 @@ def is_fleet_file(relative: str) -> bool:
 
 
 class GitTreeSource:
-    """The fleet files of commit ``rev`` (a sha, branch or tag), under ``subdir``."""
+    """The fleet files of commit ``rev`` (a sha, branch or tag), under ``subdir``.
+
+    ``revision`` is the commit's full sha. The repository is opened again for each
+    :meth:`files` pass and closed after it, so no ``git cat-file`` process outlives a load.
+    """
 
     def __init__(self, repo_path: Path | str, rev: str, subdir: str = "") -> None:
-        try:
-            self._repo = git.Repo(str(repo_path))
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise ConfigError(f"{repo_path} is not a git repository",
-                              hint="point at a clone or run 'fleetward init'") from None
-        try:
-            self._commit = self._repo.commit(rev)
-        except (BadName, BadObject, ValueError, git.BadName):
-            raise ConfigError(f"revision {rev!r} does not exist in {repo_path}",
-                              hint="give a commit sha, branch or tag that exists") from None
-        self.revision: str = self._commit.hexsha
+        self._repo_path = str(repo_path)
         self._subdir = subdir.strip("/")
-        tree = self._commit.tree
-        if self._subdir:
+        with self._open() as repo:
             try:
-                found = tree / self._subdir
-            except KeyError:
-                raise ConfigError(f"folder {self._subdir!r} is not in commit {self.revision[:12]}",
-                                  hint="check --path") from None
-            if found.type != "tree":
-                raise ConfigError(f"{self._subdir!r} is a file, not a folder, in commit "
-                                  f"{self.revision[:12]}", hint="check --path")
-            tree = found
-        self._tree = tree
+                commit = repo.commit(rev)
+            except (BadName, BadObject, ValueError, git.BadName):
+                raise ConfigError(f"revision {rev!r} does not exist in {repo_path}",
+                                  hint="give a commit sha, branch or tag that exists") from None
+            self._revision: str = commit.hexsha
+            self._tree(commit)  # fail now, not halfway through a load
+
+    @property
+    def revision(self) -> str:
+        return self._revision
+
+    def _open(self) -> git.Repo:
+        try:
+            return git.Repo(self._repo_path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise ConfigError(f"{self._repo_path} is not a git repository",
+                              hint="point at a clone or run 'fleetward init'") from None
+
+    def _tree(self, commit: git.Commit) -> git.Tree:
+        tree = commit.tree
+        if not self._subdir:
+            return tree
+        try:
+            found = tree / self._subdir
+        except KeyError:
+            raise ConfigError(f"folder {self._subdir!r} is not in commit {self._revision[:12]}",
+                              hint="check the fleet folder (--path) against the repository") from None
+        if not isinstance(found, git.Tree):
+            raise ConfigError(f"{self._subdir!r} is a file, not a folder, in commit "
+                              f"{self._revision[:12]}", hint="check the fleet folder (--path)")
+        return found
 
     def files(self) -> Iterator[SourceFile]:
         prefix = len(self._subdir) + 1 if self._subdir else 0
-        blobs = [item for item in self._tree.traverse() if isinstance(item, git.Blob)]
-        for blob in sorted(blobs, key=lambda b: str(b.path)):
-            relative = str(blob.path)[prefix:]
-            if not is_fleet_file(relative):
-                continue
-            yield SourceFile(path=relative, size=blob.size, read=_blob_reader(blob))
+        with self._open() as repo:
+            tree = self._tree(repo.commit(self._revision))
+            blobs = [item for item in tree.traverse() if isinstance(item, git.Blob)]
+            for blob in sorted(blobs, key=lambda b: str(b.path)):
+                relative = str(blob.path)[prefix:]
+                if is_fleet_file(relative):
+                    yield SourceFile(path=relative, size=blob.size, read=_blob_reader(blob),
+                                     symlink=blob.mode == git.Blob.link_mode)
 
 
 def _blob_reader(blob: git.Blob) -> Callable[[], bytes]:
@@ -103,12 +130,16 @@ class DirectorySource:
         self._root = root
 
     def files(self) -> Iterator[SourceFile]:
-        found: list[Path] = []
+        found: list[tuple[str, Path]] = []
         for folder, dirs, names in os.walk(self._root):
             dirs[:] = [d for d in dirs if not d.startswith(".")]  # never walk .git and friends
-            found.extend(Path(folder) / name for name in names)
-        for path in sorted(found):
-            relative = path.relative_to(self._root).as_posix()
-            if not is_fleet_file(relative) or not path.is_file():
+            for name in names:
+                path = Path(folder) / name
+                found.append((path.relative_to(self._root).as_posix(), path))
+        for relative, path in sorted(found):
+            if not is_fleet_file(relative):
                 continue
-            yield SourceFile(path=relative, size=path.stat().st_size, read=path.read_bytes)
+            if path.is_symlink():
+                yield SourceFile(path=relative, size=0, read=bytes, symlink=True)
+            elif path.is_file():  # not a fifo or socket, which could block a read
+                yield SourceFile(path=relative, size=path.stat().st_size, read=path.read_bytes)

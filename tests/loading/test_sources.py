@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
 from controller.errors import ConfigError
-from controller.loading import DirectorySource, GitTreeSource, load_revision
+from controller.loading import DirectorySource, GitTreeSource, SourceFile, check_files, load_revision
 from tests.support.fleets import minimal_fleet, package_yaml
 from tests.support.gitrepos import commit, git, init_repo, write_files
 
 
-def test_reads_an_older_commit_while_the_working_tree_differs(tmp_path):
+def test_reads_an_older_commit_while_the_working_tree_differs(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     first = commit(repo, minimal_fleet())
     commit(repo, {"clients/acme/hello.yaml": None})
-    write_files(repo, {"clients/acme/junk.yaml": "not: [valid"})
+    write_files(repo, {"clients/acme/junk.yaml": "not: [valid", "clients/acme/client.yaml": None})
     desired = load_revision(GitTreeSource(repo, first))
     assert desired.revision == first
-    assert sorted(d.ref for d in desired.deployments.values()) == ["acme.hello-on-linux"]
+    assert [d.ref for d in desired.deployments.values()] == ["acme.hello-on-linux"]
 
 
-def test_reads_a_bare_repository(tmp_path):
+def test_revision_is_the_full_sha_of_a_branch_or_tag(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    sha = commit(repo, minimal_fleet())
+    git(repo, "tag", "-a", "v1", "-m", "release")
+    assert GitTreeSource(repo, "main").revision == sha
+    assert GitTreeSource(repo, "v1").revision == sha
+    assert re.fullmatch(r"[0-9a-f]{40}", sha)
+
+
+def test_reads_a_bare_repository(tmp_path: Path) -> None:
     work = init_repo(tmp_path / "work")
     sha = commit(work, minimal_fleet())
     bare = tmp_path / "bare.git"
@@ -28,49 +42,102 @@ def test_reads_a_bare_repository(tmp_path):
     assert load_revision(GitTreeSource(bare, "main")).revision == sha
 
 
-def test_reads_a_subdirectory(tmp_path):
+def test_reads_a_subdirectory_as_the_fleet_root(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     fleet = {f"infra/fleet/{path}": text for path, text in minimal_fleet().items()}
     commit(repo, {**fleet, "README.md": "# not fleet", "other/x.yaml": "not: fleet"})
-    desired = load_revision(GitTreeSource(repo, "HEAD", "infra/fleet"))
-    assert [loaded.location.path for loaded in desired.deployments.values()] == ["clients/acme/hello.yaml"]
+    desired = load_revision(GitTreeSource(repo, "HEAD", "infra/fleet/"))
+    assert [str(d.location) for d in desired.deployments.values()] == ["clients/acme/hello.yaml:18:1"]
 
 
 @pytest.mark.parametrize(
     ("rev", "subdir", "message"),
     [
-        pytest.param("nope", "", "revision 'nope' does not exist", id="missing-rev"),
-        pytest.param("HEAD", "missing", "folder 'missing' is not in commit", id="missing-subdir"),
+        pytest.param("nope", "", "revision 'nope' does not exist in .*give a commit sha, branch or tag",
+                     id="missing-rev"),
+        pytest.param("HEAD", "missing", "folder 'missing' is not in commit [0-9a-f]{12}",
+                     id="missing-subdir"),
+        pytest.param("HEAD", "clients/acme/client.yaml", "is a file, not a folder",
+                     id="subdir-is-a-file"),
     ],
 )
-def test_bad_rev_or_subdir_is_a_clear_error(tmp_path, rev, subdir, message):
+def test_bad_rev_or_subdir_is_a_clear_error(tmp_path: Path, rev: str, subdir: str, message: str) -> None:
     repo = init_repo(tmp_path / "repo")
     commit(repo, minimal_fleet())
     with pytest.raises(ConfigError, match=message):
         GitTreeSource(repo, rev, subdir)
 
 
-def test_dot_folders_and_non_yaml_files_are_not_fleet_files(tmp_path):
-    write_files(tmp_path, {
-        **minimal_fleet(),
+def test_a_folder_that_is_not_a_repository_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not a git repository"):
+        GitTreeSource(tmp_path, "HEAD")
+
+
+def test_dot_paths_and_non_yaml_files_are_not_fleet_files(tmp_path: Path) -> None:
+    junk = {
         ".github/workflows/plan.yml": "on: push",
         ".gitlab-ci.yml": "stages: []",
-        ".fleetward/schemas/x.yaml": "x: 1",
+        ".pre-commit-hooks.yaml": "- id: x",
+        "clients/acme/.draft/x.yaml": "x: 1",
         "notes.txt": "kind: Package",
-    })
-    desired = load_revision(DirectorySource(tmp_path))
-    assert len(list(desired.all_resources())) == 4
+        "packages/README.md": "kind: Package",
+    }
+    repo = init_repo(tmp_path / "repo")
+    sha = commit(repo, {**minimal_fleet(), **junk})
+    for source in (GitTreeSource(repo, sha), DirectorySource(repo)):
+        assert [f.path for f in source.files()] == ["clients/acme/client.yaml", "clients/acme/hello.yaml"]
 
 
-def test_oversized_blob_is_rejected_without_reading_it(tmp_path):
+def test_a_symbolic_link_is_a_problem_in_git_and_on_disk(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    write_files(repo, minimal_fleet())
+    os.symlink("hello.yaml", repo / "clients/acme/again.yaml")
+    sha = commit(repo, {})
+    for source in (GitTreeSource(repo, sha), DirectorySource(repo)):
+        assert [str(p) for p in check_files(source)] == [
+            "clients/acme/again.yaml:1:1: clients/acme/again.yaml is a symbolic link; git keeps only "
+            "the link, not the file: commit the file itself"]
+
+
+class RecordingSource:
+    """A FileSource over in-memory files that records which ones were read."""
+
+    revision = "recorded"
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self._files = files
+        self.read: list[str] = []
+
+    def files(self) -> Iterator[SourceFile]:
+        for path, data in sorted(self._files.items()):
+            yield SourceFile(path=path, size=len(data), read=self._reader(path))
+
+    def _reader(self, path: str) -> Callable[[], bytes]:
+        def read() -> bytes:
+            self.read.append(path)
+            return self._files[path]
+        return read
+
+
+def test_an_oversized_file_is_rejected_without_reading_it() -> None:
+    files = {path: text.encode() for path, text in minimal_fleet().items()}
+    files["packages/big.yaml"] = b"#" * (1024 * 1024 + 1)
+    source = RecordingSource(files)
+    assert [str(p) for p in check_files(source)] == [
+        "packages/big.yaml:1:1: file is 1048577 bytes, over the 1048576 byte limit; split it into "
+        "several files"]
+    assert source.read == ["clients/acme/client.yaml", "clients/acme/hello.yaml"]
+
+
+def test_an_oversized_blob_is_rejected_from_git(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     big = package_yaml() + "# " + "x" * (1024 * 1024) + "\n"
     sha = commit(repo, {**minimal_fleet(), "packages/big.yaml": big})
-    source = GitTreeSource(repo, sha)
-    (big_file,) = [f for f in source.files() if f.path == "packages/big.yaml"]
-    assert big_file.size > 1024 * 1024
-    from controller.loading import check_files
-    problems = [str(p) for p in check_files(source)]
-    assert problems == [
-        f"packages/big.yaml:1:1: file is {big_file.size} bytes, over the 1048576 byte limit; "
-        "split it into several files"]
+    problems = [str(p) for p in check_files(GitTreeSource(repo, sha))]
+    assert problems == [f"packages/big.yaml:1:1: file is {len(big)} bytes, over the 1048576 byte "
+                        "limit; split it into several files"]
+
+
+def test_a_directory_source_needs_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not a folder"):
+        DirectorySource(tmp_path / "missing")
