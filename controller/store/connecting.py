@@ -1,0 +1,97 @@
+"""Engines for the two supported databases, configured the way the store needs them.
+
+SQLite (the embedded default): the parent folder is created, every connection gets
+WAL, foreign keys and a busy timeout, and SQLAlchemy (not the ``sqlite3`` module)
+emits ``BEGIN`` so reads inside a transaction are repeatable. Write transactions
+ask for ``BEGIN IMMEDIATE`` (see :data:`WRITE_OPTIONS`): taking the write lock up
+front means a second writer waits for the busy timeout instead of failing when it
+tries to upgrade a read lock, which in WAL mode fails at once.
+
+PostgreSQL (``postgresql+psycopg://``, for production and several replicas):
+``pool_pre_ping`` so a restarted server costs one retry, not an error, and a
+connect timeout so an unreachable server fails fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+
+from controller.errors import ConfigError
+
+WRITE_OPTIONS = {"fleetward_write": True}
+"""Execution options of the engine that write transactions use."""
+
+SUPPORTED = "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
+
+
+def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL, with ``postgres://``/``postgresql://`` mapped to the psycopg driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ConfigError(f"database URL {url!r} is not valid: {error}", hint=f"use {SUPPORTED}") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise ConfigError(f"database {safe_url(parsed)} is not supported", hint=f"use {SUPPORTED}")
+    return parsed
+
+
+def safe_url(url: URL | str) -> str:
+    """The URL for messages and logs: the password never leaves this function."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def create_store_engine(url: str, *, sqlite_busy_timeout: float = 5.0) -> Engine:
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, sqlite_busy_timeout)
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_size=10, max_overflow=20,
+        connect_args={"connect_timeout": 5, "application_name": "fleetward"},
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise ConfigError(f"SQLite needs a database file, got {safe_url(url)!r}",
+                          hint="use sqlite:////absolute/path/fleetward.db (four slashes: an absolute path)")
+    folder = Path(database).expanduser().resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the folder {folder} for the SQLite database: {error.strerror}",
+                          hint="choose a writable --data-dir or pass --db-url") from None
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout},
+    )
+    busy_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (see the module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            # WAL + NORMAL is durable across application crashes; only an OS crash can
+            # lose the last transactions, which agents re-report anyway.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("fleetward_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

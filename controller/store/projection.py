@@ -1,0 +1,96 @@
+"""The applied revision's packages and deployments, projected into SQL for the API and status.
+
+Written only by :func:`controller.store.revisions.record_applied` (through
+:func:`replace_projection`, inside its transaction) and never edited: desired state
+changes through git. A client-scoped reader sees MSP-wide rows and its own client's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Table, delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from controller.desired import DesiredState
+from controller.errors import NotFound
+from controller.store.engine import Store
+from controller.store.tables import package_deployments, software_packages
+
+
+class PackageRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    """``name`` (MSP-wide) or ``client.name``."""
+    client: str | None
+    name: str
+    version: str
+    spec: dict[str, Any]
+    source: str
+    """``path:line:col`` in the repository."""
+    revision: str
+
+
+class DeploymentRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    client: str | None
+    name: str
+    package: str
+    ensure: str
+    spec: dict[str, Any]
+    source: str
+    revision: str
+
+
+def replace_projection(session: Session, sha: str, desired: DesiredState) -> None:
+    session.execute(delete(software_packages))
+    session.execute(delete(package_deployments))
+    packages = [{
+        "id": loaded.ref, "client": loaded.scope, "name": loaded.name,
+        "version": loaded.resource.spec.version,
+        "spec": loaded.resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "source": str(loaded.location), "revision": sha,
+    } for loaded in desired.packages.values()]
+    deployments = [{
+        "id": loaded.ref, "client": loaded.scope, "name": loaded.name,
+        "package": loaded.resource.spec.package,
+        "ensure": loaded.resource.spec.ensure,
+        "spec": loaded.resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "source": str(loaded.location), "revision": sha,
+    } for loaded in desired.deployments.values()]
+    if packages:
+        session.execute(insert(software_packages), packages)
+    if deployments:
+        session.execute(insert(package_deployments), deployments)
+
+
+def _visible(table: Table, client: str | None) -> Any:
+    return select(*table.c).order_by(table.c.id) if client is None else (
+        select(*table.c).where(or_(table.c.client.is_(None), table.c.client == client)).order_by(table.c.id))
+
+
+def list_packages(store: Store, client: str | None) -> list[PackageRecord]:
+    with store.read() as session:
+        return [PackageRecord.model_validate(dict(row))
+                for row in session.execute(_visible(software_packages, client)).mappings()]
+
+
+def list_deployments(store: Store, client: str | None) -> list[DeploymentRecord]:
+    with store.read() as session:
+        return [DeploymentRecord.model_validate(dict(row))
+                for row in session.execute(_visible(package_deployments, client)).mappings()]
+
+
+def get_deployment(store: Store, deployment: str, client: str | None) -> DeploymentRecord:
+    """One deployment of the applied revision; NotFound when absent or another client's."""
+    statement = _visible(package_deployments, client).where(package_deployments.c.id == deployment)
+    with store.read() as session:
+        row = session.execute(statement).mappings().one_or_none()
+    if row is None:
+        raise NotFound(f"deployment {deployment} is not in the applied revision",
+                       hint="deployment ids are 'name' (MSP-wide) or 'client.name'")
+    return DeploymentRecord.model_validate(dict(row))

@@ -1,0 +1,301 @@
+"""The ORM models: every table the store owns, in one place.
+
+The models define the schema (Alembic's autogenerate compares them with the
+migrations in a test) and give the hot paths their ``Table`` objects; queries are
+Core ``select()``/``insert()``/``update()`` on ``Model.__table__`` so reading
+10,000 agents never builds 10,000 ORM objects.
+
+Conventions: ids are short prefixed strings made with ``secrets`` (``a_`` agents,
+``j_`` jobs, ``e_``/``t_`` tokens); every timestamp is :class:`UtcDateTime`; state
+columns are strings guarded by a CHECK constraint; append-only logs use an
+autoincrement integer key so their order is the insertion order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from controller.store.timestamps import UtcDateTime
+
+# Named constraints so migrations and autogenerate agree on every engine.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL logs get 64 bits.
+LogId = BigInteger().with_variant(Integer(), "sqlite")
+
+AGENT_ID = 34  # "a_" + 32 hex
+JOB_ID = 34  # "j_" + 32 hex
+TOKEN_ID = 18  # "e_"/"t_" + 16 hex
+CLIENT = 63  # a DNS label
+NAME = 253
+REF = 128  # "client.name"
+VERSION = 64
+SHA = 64
+STATE = 16
+
+JOB_STATES = ("queued", "leased", "running", "succeeded", "failed", "refused", "cancelled", "expired")
+OPEN_JOB_STATES = ("queued", "leased", "running")
+RESULT_STATES = ("succeeded", "failed", "refused")
+INVENTORY_WANTED = ("none", "changed", "full")
+ROLES = ("viewer", "operator", "admin")
+ACTOR_KINDS = ("api-token", "agent", "commit", "cli", "system")
+REVISION_STATES = ("applied", "rejected")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (
+        CheckConstraint(_one_of("inventory_wanted", INVENTORY_WANTED), name="inventory_wanted"),
+    )
+
+    id: Mapped[str] = mapped_column(String(AGENT_ID), primary_key=True)
+    client: Mapped[str] = mapped_column(String(CLIENT), index=True)
+    hostname: Mapped[str] = mapped_column(String(NAME))
+    labels: Mapped[dict[str, Any]]
+    """Labels given at enrolment; facts overlay them (see ``device_labels``)."""
+    facts: Mapped[dict[str, Any]]
+    credential_hash: Mapped[str] = mapped_column(String(SHA))
+    enrolled_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    last_job_seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    inventory_wanted: Mapped[str] = mapped_column(String(8), server_default="full")
+    inventory_hashes: Mapped[dict[str, Any]]
+    revoked_at: Mapped[datetime | None]
+    enrolment_token_id: Mapped[str | None] = mapped_column(String(TOKEN_ID))
+
+
+class EnrollmentToken(Base):
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[str] = mapped_column(String(TOKEN_ID), primary_key=True)
+    client: Mapped[str] = mapped_column(String(CLIENT), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(SHA))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(NAME))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    id: Mapped[str] = mapped_column(String(TOKEN_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    role: Mapped[str] = mapped_column(String(STATE))
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    """The only client this token may see; None for MSP-wide."""
+    secret_hash: Mapped[str] = mapped_column(String(SHA))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class SoftwareInventoryItem(Base):
+    __tablename__ = "asset_software_inventory"
+    __table_args__ = (Index(None, "client", "name"),)
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(500))
+    version: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(STATE))
+    arch: Mapped[str] = mapped_column(String(50))
+    publisher: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime]
+
+
+class ManagedSoftware(Base):
+    """What Fleetward installed on a device, from the agent's receipts."""
+
+    __tablename__ = "managed_software"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    package: Mapped[str] = mapped_column(String(63), primary_key=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    sha256: Mapped[str] = mapped_column(String(SHA))
+    installed_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "seq"),
+        CheckConstraint(_one_of("state", JOB_STATES), name="state"),
+        Index(None, "agent_id", "state"),
+        Index(None, "client", "state"),
+        # Open jobs, stale leases and recent results are all found by state first.
+        Index(None, "state", "finished_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(JOB_ID), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(STATE))
+    action: Mapped[str] = mapped_column(String(STATE))
+    package: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    previous_version: Mapped[str | None] = mapped_column(String(VERSION))
+    deployment: Mapped[str] = mapped_column(String(REF), index=True)
+    revision: Mapped[str] = mapped_column(String(SHA))
+    installer: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(STATE))
+    deliveries: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    output: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class JobEvent(Base):
+    """Every transition of every job: issued, leased, progress, result, requeued, expired."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(JOB_ID), index=True)
+    agent_id: Mapped[str] = mapped_column(String(AGENT_ID))
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(STATE))
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    message: Mapped[str] = mapped_column(Text, server_default="")
+    data: Mapped[dict[str, Any] | None]
+
+
+class Revision(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (CheckConstraint(_one_of("state", REVISION_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha: Mapped[str] = mapped_column(String(SHA), index=True)
+    branch: Mapped[str] = mapped_column(String(NAME))
+    state: Mapped[str] = mapped_column(String(STATE))
+    problems: Mapped[list[str]]
+    """``path:line:col: message`` for a rejected revision."""
+    author: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(String(500))
+    committed_at: Mapped[datetime | None]
+    seen_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+
+
+class SoftwarePackage(Base):
+    """Projection of the applied revision's Package resources (replaced wholesale on apply)."""
+
+    __tablename__ = "software_packages"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(1024))
+    revision: Mapped[str] = mapped_column(String(SHA))
+
+
+class PackageDeployment(Base):
+    """Projection of the applied revision's Deployment resources (replaced wholesale on apply)."""
+
+    __tablename__ = "package_deployments"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(63))
+    package: Mapped[str] = mapped_column(String(63))
+    ensure: Mapped[str] = mapped_column(String(8))
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(1024))
+    revision: Mapped[str] = mapped_column(String(SHA))
+
+
+class DeploymentTarget(Base):
+    """The planner's :class:`DeviceOutcome` per (deployment, device), for status and the API."""
+
+    __tablename__ = "deployment_targets"
+
+    deployment: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    client: Mapped[str] = mapped_column(String(CLIENT), index=True)
+    hostname: Mapped[str] = mapped_column(String(NAME))
+    package: Mapped[str] = mapped_column(String(63))
+    ensure: Mapped[str] = mapped_column(String(8))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    state: Mapped[str] = mapped_column(String(STATE))
+    reason: Mapped[str] = mapped_column(Text)
+    installed_version: Mapped[str | None] = mapped_column(String(VERSION))
+    action: Mapped[str | None] = mapped_column(String(STATE))
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(_one_of("actor_kind", ACTOR_KINDS), name="actor_kind"),
+        Index(None, "client", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(NAME))
+    actor_kind: Mapped[str] = mapped_column(String(STATE))
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any] | None]
+
+
+agents = cast(Table, Agent.__table__)
+enrollment_tokens = cast(Table, EnrollmentToken.__table__)
+api_tokens = cast(Table, ApiToken.__table__)
+software_inventory = cast(Table, SoftwareInventoryItem.__table__)
+managed_software = cast(Table, ManagedSoftware.__table__)
+jobs = cast(Table, Job.__table__)
+job_events = cast(Table, JobEvent.__table__)
+revisions = cast(Table, Revision.__table__)
+software_packages = cast(Table, SoftwarePackage.__table__)
+package_deployments = cast(Table, PackageDeployment.__table__)
+deployment_targets = cast(Table, DeploymentTarget.__table__)
+audit_log = cast(Table, AuditEntry.__table__)
