@@ -95,3 +95,5 @@ class StatusSnapshot:
     """Rejected revisions newer than the applied one first, newest first."""
     clients: tuple[ClientReport, ...]
     msp_deployments: tuple[DeploymentSummary, ...] = field(default=())
+    source_error: str = ""
+    """Why the repository could not be fetched, while it cannot; empty when fetching works."""

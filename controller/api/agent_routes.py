@@ -1,0 +1,84 @@
+"""The agent protocol under /api/agent/v1: enrol, check in, report inventory, lease jobs, report events.
+
+Handlers are thin: authenticate, call the store, sign, notify the reconciler. Every
+query is scoped to the calling agent; touching another agent's job is refused and
+audited by the store.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from controller.api.auth import AgentDep, ContextDep
+from controller.jobs.payloads import job_spec
+from controller.store import checkin, enroll_agent, ingest_inventory, lease_jobs, record_job_event
+from schemas.protocol import (
+    AGENT_API_PREFIX,
+    CheckinRequest,
+    CheckinResponse,
+    EnrollRequest,
+    EnrollResponse,
+    InventoryAck,
+    InventoryReport,
+    JobEvent,
+    JobEventAck,
+    LeaseRequest,
+    LeaseResponse,
+)
+
+router = APIRouter(prefix=AGENT_API_PREFIX, tags=["agent protocol"])
+
+
+@router.post("/enroll", status_code=201, response_model=EnrollResponse)
+def enroll(body: EnrollRequest, ctx: ContextDep) -> EnrollResponse:
+    """Exchange a client's enrolment token for an agent identity and the job-signing keys."""
+    enrolled = enroll_agent(ctx.store, body.token, body.facts, body.labels, ctx.now())
+    ctx.notifier.agent_changed(enrolled.agent_id)
+    return EnrollResponse(
+        agent_id=enrolled.agent_id, client=enrolled.client, credential=enrolled.credential,
+        signing_keys=ctx.signer.public_keys(),
+        checkin_interval_seconds=ctx.settings.checkin_interval,
+    )
+
+
+@router.post("/checkin", response_model=CheckinResponse)
+def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) -> CheckinResponse:
+    """Cheap "anything new?": one primary-key read in the steady state."""
+    state = checkin(ctx.store, agent, body.seen_seq)
+    return CheckinResponse(
+        jobs_pending=state.jobs_pending, inventory=state.inventory,
+        checkin_interval_seconds=ctx.settings.checkin_interval, server_time=ctx.now(),
+    )
+
+
+@router.post("/inventory", response_model=InventoryAck)
+def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep) -> InventoryAck:
+    accepted = ingest_inventory(ctx.store, agent, body, ctx.now())
+    if body.facts is not None or body.managed is not None:
+        ctx.notifier.agent_changed(agent.agent_id)
+    return InventoryAck(accepted=accepted)
+
+
+@router.post("/jobs/lease", response_model=LeaseResponse)
+async def lease(body: LeaseRequest, agent: AgentDep, ctx: ContextDep) -> LeaseResponse:
+    """The agent's open jobs, signed; waits up to ``wait_seconds`` for new ones (long-poll)."""
+    lease_ttl = ctx.settings.lease_ttl
+    rows, seq_high = await run_in_threadpool(
+        lease_jobs, ctx.store, agent.agent_id, ctx.now(), lease_ttl, body.max_jobs)
+    if not rows and body.wait_seconds > 0:
+        await ctx.notifier.wait_for_jobs(agent.agent_id, body.wait_seconds)
+        rows, seq_high = await run_in_threadpool(
+            lease_jobs, ctx.store, agent.agent_id, ctx.now(), lease_ttl, body.max_jobs)
+    return LeaseResponse(jobs=[ctx.signer.sign(job_spec(row)) for row in rows], seq_high=seq_high)
+
+
+@router.post("/jobs/{job_id}/events", response_model=JobEventAck)
+def job_event(job_id: str, body: JobEvent, agent: AgentDep, ctx: ContextDep) -> JobEventAck:
+    state = record_job_event(ctx.store, agent.agent_id, job_id, body, ctx.now(),
+                             lease_ttl=timedelta(seconds=ctx.settings.lease_ttl))
+    if body.status != "running":
+        ctx.notifier.agent_changed(agent.agent_id)
+    return JobEventAck(job_id=job_id, state=state)

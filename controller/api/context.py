@@ -1,0 +1,48 @@
+"""What request handlers need, passed in explicitly: store, signer, clock, settings, notifications.
+
+Built once by ``controller.serving`` (or a test) and attached to the FastAPI app;
+handlers get it through the ``context`` dependency. Nothing here is global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from controller.jobs.signing import JobSigner
+from controller.reconciling import SourceHealth
+from controller.settings import ControllerSettings
+from controller.store import Store
+
+
+class ReconcileNotifier(Protocol):
+    """How the API tells the reconciler that something happened (thread-safe)."""
+
+    def agent_changed(self, agent_id: str) -> None: ...
+
+    async def wait_for_jobs(self, agent_id: str, timeout: float) -> None: ...
+
+
+class NoNotifier:
+    """For tools that serve the API without a reconciler (tests, benchmarks)."""
+
+    def agent_changed(self, agent_id: str) -> None:
+        return None
+
+    async def wait_for_jobs(self, agent_id: str, timeout: float) -> None:
+        return None
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    signer: JobSigner
+    settings: ControllerSettings
+    clock: Callable[[], datetime]
+    notifier: ReconcileNotifier = field(default_factory=NoNotifier)
+    source_health: Callable[[], SourceHealth] = lambda: SourceHealth(ok=True)
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,43 @@
+"""``fleetward demo``: the whole loop on this machine, on embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from controller.demo.running import run_demo
+
+
+def register(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo", help="run a demo fleet end to end on this machine",
+        description="Create a fleet repository from the bundled examples, run the controller on SQLite "
+                    "with three sandboxed local agents in two clients until they converge, and print "
+                    "what was deployed and what the status branch says.")
+    demo.add_argument("--workdir", type=Path, metavar="DIR",
+                      help="where to put the repository, agents and database (default: a new temp dir)")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="keep the controller and agents running until Ctrl-C and print the API address")
+    demo.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_demo(workdir=args.workdir, keep_running=args.keep_running)
+    print()
+    print("Converged." if result.converged else "Did NOT converge within the time limit.")
+    print(f"Deployments after {result.rounds} agent round{'s' if result.rounds != 1 else ''}:")
+    for deployment in result.deployments:
+        print(f"  {deployment['id']}: {deployment['package']} {deployment['ensure']} - "
+              f"{deployment['converged']}/{deployment['devices']} devices converged")
+    print("Software on the agents:")
+    for agent, software in result.agent_software.items():
+        print(f"  {agent}: {', '.join(software) or '(none)'}")
+    print()
+    print("The status branch says (git show fleetward/status:README.md):")
+    print("  " + "\n  ".join(result.status_readme.rstrip().splitlines()))
+    print()
+    print(f"Repository: {result.repo}")
+    print(f"  git -C {result.repo} log --oneline fleetward/status")
+    print(f"Workspace:  {result.workdir}")
+    return 0 if result.converged else 1

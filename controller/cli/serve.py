@@ -1,0 +1,77 @@
+"""``fleetward serve``: run the controller until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from controller.cli.options import add_store_options, data_dir, database_url
+from controller.errors import ConfigError
+from controller.serving import Controller
+from controller.settings import DEFAULT_BRANCH, DEFAULT_LISTEN, ControllerSettings, parse_listen
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve", help="run the controller: fetch, validate, plan, serve agents, write status",
+        description="Watch the fleet repository, apply valid revisions of --branch, serve the agent "
+                    "protocol and the operator API, and commit status to the status branch.")
+    serve.add_argument("--repo", required=True, metavar="URL_OR_PATH",
+                       help="the fleet repository: a local path or any URL git understands")
+    serve.add_argument("--branch", default=DEFAULT_BRANCH, help="the branch to apply (default: main)")
+    serve.add_argument("--path", default="", metavar="SUBDIR", help="the fleet lives in this folder")
+    add_store_options(serve)
+    serve.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                       help="address of the HTTP API (default: 127.0.0.1:8080)")
+    serve.add_argument("--interval", type=float, default=30.0, metavar="SECONDS",
+                       help="fetch the repository this often (default: 30); local paths are also "
+                            "watched and apply within ~2 s")
+    serve.add_argument("--status-interval", type=float, default=60.0, metavar="SECONDS",
+                       help="commit status at most this often (default: 60)")
+    serve.add_argument("--checkin-interval", type=int, default=60, metavar="SECONDS",
+                       help="how often agents check in (they add jitter; default: 60)")
+    serve.add_argument("--allow-insecure-http", action="store_true",
+                       help="allow listening on a non-loopback address without TLS in front (labs only)")
+    serve.set_defaults(handler=run_serve)
+
+
+def settings_from(args: argparse.Namespace) -> ControllerSettings:
+    host, _port = parse_listen(args.listen)
+    if host not in _LOOPBACK and not args.allow_insecure_http:
+        raise ConfigError(
+            f"--listen {args.listen} is not a loopback address and the API speaks plain HTTP",
+            hint="put a TLS-terminating proxy in front and listen on 127.0.0.1, or pass "
+                 "--allow-insecure-http for a lab")
+    if args.interval <= 0 or args.status_interval <= 0 or args.checkin_interval <= 0:
+        raise ConfigError("intervals must be positive numbers of seconds")
+    return ControllerSettings(
+        data_dir=data_dir(args), repo=args.repo, branch=args.branch, path=args.path,
+        db_url=database_url(args), listen=args.listen, fetch_interval=args.interval,
+        status_interval=args.status_interval, checkin_interval=args.checkin_interval,
+        allow_insecure_http=args.allow_insecure_http,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    controller = Controller(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+
+        def ready(url: str) -> None:
+            print(f"fleetward serving {url} (docs: {url}/docs); applying {settings.repo} "
+                  f"branch {settings.branch}; data in {settings.data_dir}", file=sys.stderr)
+
+        await controller.run(stop, ready=ready)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,262 @@
+"""The control loop: fetch the repository, apply valid revisions, plan, issue jobs.
+
+Level-triggered. Events (a new commit, an agent's inventory or job result, a
+webhook, a timer) only say *when* to reconcile and *which agents* are dirty; each
+pass reads the state it needs and computes what is missing, so a pass that finds
+nothing to do writes nothing. A revision that fails validation is recorded as
+rejected and the last good one stays applied, across restarts too: on start the
+applied revision is re-read from git objects by its sha.
+
+Blocking work (git, SQL) runs in worker threads; the loop itself is asyncio so the
+API's long-polling lease requests can wait on :meth:`Reconciler.wait_for_jobs`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from controller.desired import DesiredState
+from controller.errors import FleetwardError, RevisionInvalid, SourceUnavailable
+from controller.gitsource import Backoff, RepoMirror
+from controller.loading import GitTreeSource, load_revision
+from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
+from controller.settings import ControllerSettings
+from controller.store import (
+    Store,
+    expire_jobs,
+    issue_jobs,
+    last_applied,
+    read_observed,
+    record_applied,
+    record_rejected,
+    requeue_stale_leases,
+    write_outcomes,
+)
+from schemas.ids import AgentId
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_INTERVAL = 15.0
+ERROR_PAUSE = 2.0
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """What the last fetch said; shown in /api/revisions and the status branch."""
+
+    ok: bool
+    error: str = ""
+    since: datetime | None = None
+    head: str | None = None
+
+
+@dataclass(frozen=True)
+class PassResult:
+    planned_agents: int
+    jobs: int
+    cancellations: int
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        store: Store,
+        mirror: RepoMirror,
+        clock: Callable[[], datetime],
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.mirror = mirror
+        self.clock = clock
+        self.retry = retry
+        self.backoff = backoff or Backoff(initial=2.0, maximum=300.0)
+        self.applied: DesiredState | None = None
+        self.source = SourceHealth(ok=True)
+        self._last_head: str | None = None
+        self._guard = threading.Lock()
+        self._dirty: set[str] = set()
+        self._full = True
+        self._fetch_requested = True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._job_waiters: dict[str, asyncio.Event] = {}
+        self.passes = 0
+
+    # -- notifications (thread-safe; called by the API and the watcher) --------------
+
+    def agent_changed(self, agent_id: str) -> None:
+        with self._guard:
+            self._dirty.add(agent_id)
+        self._poke()
+
+    def request_fetch(self) -> None:
+        self._fetch_requested = True
+        self._poke()
+
+    def request_full(self) -> None:
+        self._full = True
+        self._poke()
+
+    async def wait_for_jobs(self, agent_id: str, timeout: float) -> None:
+        event = self._job_waiters.setdefault(agent_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+        finally:
+            if self._job_waiters.get(agent_id) is event and not event.is_set():
+                self._job_waiters.pop(agent_id, None)
+
+    def _poke(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _jobs_issued(self, agent_ids: set[str]) -> None:
+        if self._loop is None:
+            return
+
+        def release() -> None:
+            for agent_id in agent_ids:
+                event = self._job_waiters.pop(agent_id, None)
+                if event is not None:
+                    event.set()
+
+        self._loop.call_soon_threadsafe(release)
+
+    # -- the blocking steps ----------------------------------------------------------
+
+    def restore(self) -> None:
+        """Re-read the last applied revision from git objects, so a restart keeps it in force."""
+        self.mirror.ensure()
+        row = last_applied(self.store)
+        if row is None:
+            return
+        try:
+            self.applied = load_revision(GitTreeSource(self.mirror.path, row.sha, self.settings.path))
+            self._last_head = row.sha
+        except (RevisionInvalid, FleetwardError) as error:
+            log.warning("could not restore applied revision %s: %s", row.sha[:12], error)
+
+    def sync_revision(self) -> bool:
+        """Fetch; apply the branch head if it is new and valid. True when a new revision applied."""
+        now = self.clock()
+        try:
+            heads = self.mirror.fetch()
+        except SourceUnavailable as error:
+            since = self.source.since if not self.source.ok else now
+            self.source = SourceHealth(ok=False, error=error.message, since=since, head=self._last_head)
+            log.warning("fetch failed (the last good revision stays applied): %s", error.message)
+            raise
+        head = heads.get(self.settings.branch)
+        if head is None:
+            self.source = SourceHealth(ok=False, since=now, head=None,
+                                       error=f"branch {self.settings.branch!r} not found in the repository")
+            return False
+        self.source = SourceHealth(ok=True, head=head)
+        if head == self._last_head:
+            return False
+        self._last_head = head
+        info = self.mirror.commit_info(head)
+        try:
+            desired = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path))
+        except RevisionInvalid as invalid:
+            problems = [str(problem) for problem in invalid.problems]
+            record_rejected(self.store, head, self.settings.branch, info, problems, now)
+            log.warning("revision %s rejected with %d problems; %s stays applied", head[:12],
+                        len(problems), self.applied.revision[:12] if self.applied else "nothing")
+            return False
+        record_applied(self.store, head, self.settings.branch, info, desired, now)
+        self.applied = desired
+        self._full = True
+        log.info("applied revision %s: %s", head[:12], info.summary)
+        return True
+
+    def reconcile(self, agents: set[str] | None) -> PassResult:
+        """Plan for ``agents`` (None: every agent) and write jobs and outcomes."""
+        desired = self.applied
+        if desired is None:
+            return PassResult(0, 0, 0)
+        now = self.clock()
+        observed = read_observed(self.store, agent_ids=agents, now=now)
+        only = {AgentId(agent_id) for agent_id in agents} if agents is not None else None
+        result = plan(desired, observed, now, retry=self.retry, only_agents=only)
+        if result.jobs or result.cancellations:
+            issue_jobs(self.store, result, desired.revision, now,
+                       job_ttl=timedelta(seconds=self.settings.job_ttl))
+            self._jobs_issued({job.agent_id for job in result.jobs})
+        write_outcomes(self.store, result.outcomes, agents, now)
+        self.passes += 1
+        return PassResult(len(observed.agents), len(result.jobs), len(result.cancellations))
+
+    def maintain(self) -> None:
+        now = self.clock()
+        requeued = requeue_stale_leases(self.store, now, self.settings.max_deliveries)
+        expired = expire_jobs(self.store, now)
+        if requeued or expired:
+            self._full = True
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        await asyncio.to_thread(self.restore)
+        next_fetch = next_full = next_maintenance = 0.0
+        while not stop.is_set():
+            try:
+                now = time.monotonic()
+                if self._fetch_requested or now >= next_fetch:
+                    self._fetch_requested = False
+                    try:
+                        await asyncio.to_thread(self.sync_revision)
+                        self.backoff.reset()
+                        next_fetch = time.monotonic() + self.settings.fetch_interval
+                    except SourceUnavailable:
+                        next_fetch = time.monotonic() + self.backoff.next_delay()
+                if now >= next_maintenance:
+                    await asyncio.to_thread(self.maintain)
+                    next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL
+                with self._guard:
+                    dirty, self._dirty = self._dirty, set()
+                if self._full or now >= next_full:
+                    self._full = False
+                    await asyncio.to_thread(self.reconcile, None)
+                    next_full = time.monotonic() + self.settings.full_reconcile_interval
+                elif dirty:
+                    await asyncio.to_thread(self.reconcile, dirty)
+            except FleetwardError as error:
+                log.warning("reconcile pass failed, retrying: %s", error)
+                self._full = True
+                await _sleep_or_stop(stop, ERROR_PAUSE)
+                continue
+            except Exception:
+                log.exception("reconcile pass crashed, retrying")
+                self._full = True
+                await _sleep_or_stop(stop, ERROR_PAUSE)
+                continue
+            deadline = min(next_fetch, next_full, next_maintenance)
+            await self._wait(stop, max(0.0, deadline - time.monotonic()))
+
+    async def _wait(self, stop: asyncio.Event, timeout: float) -> None:
+        assert self._wake is not None
+        waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+        _done, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        self._wake.clear()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=delay)

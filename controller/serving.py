@@ -1,0 +1,107 @@
+"""``fleetward serve``: the API server, the reconcile loop, the ref watcher and the status writer
+in one asyncio event loop.
+
+:class:`Controller` wires the parts from one :class:`ControllerSettings`; ``run`` serves
+until ``stop`` is set (Ctrl-C in the CLI). The demo and the integration tests use the
+same class, so what they exercise is what production runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import uvicorn
+
+from controller.api.app import create_app
+from controller.api.context import ApiContext
+from controller.errors import ConfigError
+from controller.gitsource import RepoMirror, watch_refs
+from controller.jobs.signing import JobSigner
+from controller.reconciling import Reconciler
+from controller.settings import ControllerSettings
+from controller.status.publishing import StatusPublisher
+from controller.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Controller:
+    def __init__(self, settings: ControllerSettings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        if not settings.repo:
+            raise ConfigError("no fleet repository given", hint="pass --repo PATH_OR_URL")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.store = Store.open(settings.database_url)
+        self.signer = JobSigner.load_or_create(settings.data_dir / "keys")
+        self.mirror = RepoMirror(settings.repo, settings.data_dir / "repo.git", protected={settings.branch})
+        self.reconciler = Reconciler(settings, self.store, self.mirror, clock)
+        self.publisher = StatusPublisher(settings, self.store, self.mirror, self.reconciler, clock)
+        self.context = ApiContext(store=self.store, signer=self.signer, settings=settings, clock=clock,
+                                  notifier=self.reconciler, source_health=lambda: self.reconciler.source)
+        self.app = create_app(self.context)
+        self.bound_port: int | None = None
+
+    async def run(self, stop: asyncio.Event, *, sock: socket.socket | None = None,
+                  ready: Callable[[str], None] | None = None) -> None:
+        host, port = self.settings.host_port
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                lifespan="off", access_log=False, timeout_graceful_shutdown=3)
+        server = _EmbeddedServer(config)
+        tasks = [
+            asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
+            asyncio.create_task(self.publisher.run(stop), name="status"),
+            asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="api"),
+        ]
+        if self.mirror.is_local:
+            tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))
+        while not server.started:
+            if tasks[2].done():
+                tasks[2].result()
+                raise ConfigError(f"the API server could not listen on {host}:{port}")
+            await asyncio.sleep(0.02)
+        self.bound_port = _bound_port(server) or port
+        if ready is not None:
+            ready(f"http://{_url_host(host)}:{self.bound_port}")
+        await stop.wait()
+        server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.store.close()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        git_dir = self.mirror.local_git_dir
+        if git_dir is None:
+            return
+        try:
+            async for _ in watch_refs(git_dir, self.settings.branch, stop):
+                self.reconciler.request_fetch()
+        except Exception:
+            log.exception("watching %s failed; falling back to polling every %ss", git_dir,
+                          self.settings.fetch_interval)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the caller owns Ctrl-C and sets ``stop``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bound_port(server: uvicorn.Server) -> int | None:
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

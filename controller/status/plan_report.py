@@ -1,0 +1,144 @@
+"""A plan as people (text, markdown) and programs (json) read it.
+
+Grouped by client, then by (action, package, version, deployment), with device
+counts and the device names behind them, so a reviewer sees the blast radius
+of a change at a glance. Deterministic: the same plan renders the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from controller.planning.plans import Plan
+
+PlanFormat = Literal["text", "markdown", "json"]
+MAX_NAMES = 20
+
+
+@dataclass(frozen=True)
+class _Group:
+    client: str
+    action: str
+    package: str
+    version: str
+    previous: str | None
+    deployment: str
+    devices: tuple[str, ...]
+
+
+def _groups(plan: Plan, hostnames: dict[str, str]) -> list[_Group]:
+    buckets: dict[tuple[str, str, str, str, str | None, str], list[str]] = defaultdict(list)
+    for job in plan.jobs:
+        key = (job.client, job.action, job.package, job.version, job.previous_version, job.deployment)
+        buckets[key].append(hostnames.get(job.agent_id, job.agent_id))
+    return [
+        _Group(client, action, package, version, previous, deployment, tuple(sorted(devices)))
+        for (client, action, package, version, previous, deployment), devices in sorted(
+            buckets.items(), key=lambda item: tuple(str(part) for part in item[0]))
+    ]
+
+
+def _names(devices: tuple[str, ...]) -> str:
+    shown = ", ".join(devices[:MAX_NAMES])
+    return shown + (f", … {len(devices) - MAX_NAMES} more" if len(devices) > MAX_NAMES else "")
+
+
+def _what(group: _Group) -> str:
+    if group.action == "upgrade":
+        return f"upgrade {group.package} {group.previous} → {group.version}"
+    return f"{group.action} {group.package} {group.version}"
+
+
+def _untargeted(plan: Plan) -> list[str]:
+    targeted = {outcome.deployment for outcome in plan.outcomes}
+    return [ref for ref in plan.deployments if ref not in targeted]
+
+
+def _counts(plan: Plan) -> dict[str, int]:
+    counts = {"install": 0, "upgrade": 0, "uninstall": 0}
+    for job in plan.jobs:
+        counts[job.action] += 1
+    return counts
+
+
+def render_plan(plan: Plan, fmt: PlanFormat, *, hostnames: dict[str, str], devices: int) -> str:
+    groups = _groups(plan, hostnames)
+    if fmt == "json":
+        return json.dumps(_as_json(plan, groups, devices), indent=2, sort_keys=True) + "\n"
+    counts = _counts(plan)
+    summary = (f"{len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''} "
+               f"({counts['install']} install, {counts['upgrade']} upgrade, "
+               f"{counts['uninstall']} uninstall), {len(plan.cancellations)} cancelled")
+    lines: list[str] = []
+    if fmt == "markdown":
+        lines += [f"## Plan for `{plan.revision[:12]}`", "",
+                  f"Against {devices} enrolled device{'s' if devices != 1 else ''}: {summary}.", ""]
+        current = None
+        for group in groups:
+            if group.client != current:
+                current = group.client
+                lines += [f"### Client `{current}`", "", "| Action | Devices | Deployment | Device names |",
+                          "| --- | ---: | --- | --- |"]
+            lines.append(f"| {_what(group)} | {len(group.devices)} | `{group.deployment}` | "
+                         f"{_names(group.devices)} |")
+        if groups:
+            lines.append("")
+        for cancel in plan.cancellations:
+            host = hostnames.get(cancel.agent_id, cancel.agent_id)
+            lines.append(f"- cancel job `{cancel.job_id}` on {host}: {cancel.reason}")
+        untargeted = _untargeted(plan)
+        if untargeted:
+            lines += ["", "Deployments that target no enrolled device: "
+                      + ", ".join(f"`{ref}`" for ref in untargeted)]
+        if plan.is_empty:
+            lines += ["", "Nothing to do: every targeted device is already as this revision wants it."]
+        return "\n".join(lines).rstrip() + "\n"
+
+    lines.append(f"Plan for revision {plan.revision[:12]} against {devices} enrolled "
+                 f"device{'s' if devices != 1 else ''}:")
+    current = None
+    for group in groups:
+        if group.client != current:
+            current = group.client
+            lines += ["", f"client {current}"]
+        count = len(group.devices)
+        lines.append(f"  {_what(group)} on {count} device{'s' if count != 1 else ''}"
+                     f" ({group.deployment}): {_names(group.devices)}")
+    for cancel in plan.cancellations:
+        lines.append(f"  cancel {cancel.job_id} on {hostnames.get(cancel.agent_id, cancel.agent_id)}: "
+                     f"{cancel.reason}")
+    untargeted = _untargeted(plan)
+    if untargeted:
+        lines += ["", "Deployments that target no enrolled device: " + ", ".join(untargeted)]
+    lines += ["", f"Summary: {summary}."]
+    if plan.is_empty:
+        lines.append("Nothing to do: every targeted device is already as this revision wants it.")
+    return "\n".join(lines) + "\n"
+
+
+def _as_json(plan: Plan, groups: list[_Group], devices: int) -> dict[str, Any]:
+    clients: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for group in groups:
+        clients[group.client].append({
+            "action": group.action, "package": group.package, "version": group.version,
+            "previous_version": group.previous, "deployment": group.deployment,
+            "device_count": len(group.devices), "devices": list(group.devices),
+        })
+    return {
+        "revision": plan.revision,
+        "devices": devices,
+        "counts": _counts(plan),
+        "clients": dict(sorted(clients.items())),
+        "jobs": [
+            {"agent_id": j.agent_id, "client": j.client, "deployment": j.deployment, "action": j.action,
+             "package": j.package, "version": j.version, "previous_version": j.previous_version}
+            for j in plan.jobs
+        ],
+        "cancellations": [
+            {"job_id": c.job_id, "agent_id": c.agent_id, "reason": c.reason} for c in plan.cancellations
+        ],
+        "untargeted_deployments": _untargeted(plan),
+    }
