@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -86,6 +87,59 @@ class Controller:
         except Exception:
             log.exception("watching %s failed; falling back to polling every %ss", git_dir,
                           self.settings.fetch_interval)
+
+
+class BackgroundController:
+    """Runs a :class:`Controller` in its own event loop on a background thread.
+
+    For the demo and the integration tests: ``start()`` returns the API's URL once it listens,
+    ``stop()`` shuts everything down the same way Ctrl-C does in ``fleetward serve``.
+    """
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.url = ""
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="controller", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def body() -> None:
+            self._stop = asyncio.Event()
+            await self.controller.run(self._stop, ready=self._on_ready)
+
+        try:
+            self._loop.run_until_complete(body())
+        except BaseException as error:  # reported to the starting thread
+            self._error = error
+            self._ready.set()
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.run_until_complete(self._loop.shutdown_default_executor())
+            self._loop.close()
+
+    def _on_ready(self, url: str) -> None:
+        self.url = url
+        self._ready.set()
+
+    def start(self) -> str:
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._error is not None:
+            raise self._error
+        if not self.url:
+            raise ConfigError("the controller did not start within 30 s")
+        return self.url
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+
 
 
 class _EmbeddedServer(uvicorn.Server):

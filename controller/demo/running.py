@@ -8,12 +8,10 @@ converged, publishes status to the ``fleetward/status`` branch and prints a summ
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from controller.demo.artifacts import build_artifacts
 from controller.demo.serving_artifacts import ArtifactServer
 from controller.errors import ConfigError
 from controller.scaffolding import create_repo_from
-from controller.serving import Controller
+from controller.serving import BackgroundController, Controller
 from controller.settings import ControllerSettings
 from controller.store import create_api_token, create_enrollment_token
 
@@ -74,50 +72,6 @@ def agent_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "agent", *args]
 
 
-class _ControllerThread:
-    """Runs a :class:`Controller` in its own event loop on a background thread."""
-
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
-        self.url = ""
-        self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="controller", daemon=True)
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def body() -> None:
-            self._stop = asyncio.Event()
-            await self.controller.run(self._stop, ready=self._on_ready)
-
-        try:
-            self._loop.run_until_complete(body())
-        except BaseException as error:  # reported to the starting thread
-            self._error = error
-            self._ready.set()
-
-    def _on_ready(self, url: str) -> None:
-        self.url = url
-        self._ready.set()
-
-    def start(self) -> str:
-        self._thread.start()
-        self._ready.wait(timeout=30)
-        if self._error is not None:
-            raise self._error
-        if not self.url:
-            raise ConfigError("the controller did not start within 30 s")
-        return self.url
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=15)
-
-
 def run_demo(*, workdir: Path | None = None, keep_running: bool = False,
              say: Callable[[str], None] = print, timeout: float = 120.0) -> DemoResult:
     root = workdir or Path(tempfile.mkdtemp(prefix="fleetward-demo-"))
@@ -135,7 +89,7 @@ def run_demo(*, workdir: Path | None = None, keep_running: bool = False,
             fetch_interval=5.0, status_interval=1.0, checkin_interval=5,
         )
         controller = Controller(settings)
-        runner = _ControllerThread(controller)
+        runner = BackgroundController(controller)
         url = runner.start()
         say(f"Controller API at {url} (OpenAPI at {url}/docs), SQLite at {settings.database_url}")
         try:
