@@ -152,3 +152,34 @@ def make_artifact(folder: Path, name: str, files: dict[str, str]) -> Artifact:
     path = folder / name
     path.write_bytes(data)
     return Artifact(path, hashlib.sha256(data).hexdigest(), len(data))
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Any ASGI app on a free 127.0.0.1 port in a background thread; yields its base URL."""
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    loop = asyncio.new_event_loop()
+
+    def main() -> None:
+        loop.run_until_complete(server.serve(sockets=[sock]))
+        loop.close()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10, what="the server to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
