@@ -76,3 +76,12 @@ def test_markdown_cells_escape_pipes_and_newlines():
 def test_empty_fleet_renders_sensibly():
     files = render_status(StatusSnapshot(applied=None, rejected=(), clients=()))
     assert "No revision has been applied yet." in files["README.md"].decode()
+
+
+def test_fetch_failure_is_shown_in_the_summary():
+    from dataclasses import replace
+
+    files = render_status(replace(snapshot(), source_error="fatal: repository '/srv/fleet' not found"))
+    readme = files["README.md"].decode()
+    assert "**The repository cannot be fetched**" in readme
+    assert "repository '/srv/fleet' not found" in readme
