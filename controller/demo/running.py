@@ -125,28 +125,29 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
         shown = ", ".join(f"{key}={value}" for key, value in agent.labels.items())
         say(f"Enrolled {agent.name} into {agent.client} ({shown})")
 
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=10)
-    deadline = time.monotonic() + timeout
-    rounds = 0
-    converged = False
-    deployments: list[dict[str, object]] = []
-    while time.monotonic() < deadline and not converged:
-        rounds += 1
-        for agent in DEMO_AGENTS:
-            done = _run(agent_command("run", "--once", "--format", "json",
-                                      "--data-dir", str(root / "agents" / agent.name)))
-            if done.returncode != 0:
-                say(f"  {agent.name}: cycle failed: {done.stderr.strip()}")
-                continue
-            report = json.loads(done.stdout)
-            for job in report.get("jobs", []):
-                say(f"  {agent.name}: {job['action']} {job['package']} {job['version']} -> {job['result']}"
-                    + (f" ({job['reason']})" if job.get("reason") else ""))
-        deployments = _deployments(client)
-        converged = bool(deployments) and all(
-            d["devices"] and d["converged"] == d["devices"] for d in deployments)
-        if not converged:
-            time.sleep(0.5)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=10) as client:
+        deadline = time.monotonic() + timeout
+        rounds = 0
+        converged = False
+        deployments: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not converged:
+            rounds += 1
+            for agent in DEMO_AGENTS:
+                done = _run(agent_command("run", "--once", "--format", "json",
+                                          "--data-dir", str(root / "agents" / agent.name)))
+                if done.returncode != 0:
+                    say(f"  {agent.name}: cycle failed: {done.stderr.strip()}")
+                    continue
+                report = json.loads(done.stdout)
+                for job in report.get("jobs", []):
+                    why = f" ({job['reason']})" if job.get("reason") else ""
+                    say(f"  {agent.name}: {job['action']} {job['package']} {job['version']} "
+                        f"-> {job['result']}{why}")
+            deployments = _deployments(client)
+            converged = bool(deployments) and all(
+                d["devices"] and d["converged"] == d["devices"] for d in deployments)
+            if not converged:
+                time.sleep(0.5)
     controller.publisher.publish_once()
     status = subprocess.run(["git", "-C", str(repo), "show", "fleetward/status:README.md"],
                             capture_output=True, text=True, check=False).stdout

@@ -1,0 +1,39 @@
+"""``fleetward demo`` converges, and the examples' pinned hashes match the artifacts they build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from controller.bundled import bundled_dir
+from controller.demo.artifacts import build_artifacts
+from controller.demo.running import run_demo
+
+
+def test_example_artifacts_build_to_the_pinned_hashes(tmp_path):
+    built = {a.name: a for a in build_artifacts(bundled_dir("examples") / "artifacts", tmp_path)}
+    pinned = {}
+    yaml = YAML(typ="safe")
+    for path in sorted(bundled_dir("examples").rglob("*.yaml")):
+        for document in yaml.load_all(path.read_text()):
+            if document and document["kind"] == "Package":
+                for installer in document["spec"]["installers"]:
+                    name = Path(installer["url"]).name.removesuffix(".tar")
+                    pinned[name] = (installer["sha256"], installer["size"])
+    assert pinned == {name: (a.sha256, a.size) for name, a in built.items()}
+
+
+def test_demo_converges_and_reports(tmp_path):
+    lines: list[str] = []
+    result = run_demo(workdir=tmp_path / "demo", say=lines.append, timeout=90)
+    assert result.converged
+    assert result.agent_software == {
+        "acme-ws-01": ["hello-tool/1.0.0"],
+        "acme-srv-01": ["hello-tool/1.0.0"],
+        "globex-srv-01": ["globex-backup/2.3.0"],
+    }
+    assert {(d["id"], d["converged"], d["devices"]) for d in result.deployments} == {
+        ("acme.hello-on-linux", 2, 2), ("globex.backup-on-servers", 1, 1)}
+    assert "| [ACME Corp](clients/acme.md) | 2 | 2 | 2 | 0 |" in result.status_readme
+    assert any("globex-srv-01: install globex-backup 2.3.0 -> succeeded" in line for line in lines)
