@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +46,23 @@ log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 15.0
 ERROR_PAUSE = 2.0
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around an allocation-heavy, cycle-free step.
+
+    A full plan allocates hundreds of thousands of small objects and no reference cycles;
+    the collector's generational passes over them cost about a third of the planning time.
+    Reference counting still frees everything; the collector runs again right after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -190,7 +208,8 @@ class Reconciler:
         now = self.clock()
         observed = read_observed(self.store, agent_ids=agents, now=now)
         only = {AgentId(agent_id) for agent_id in agents} if agents is not None else None
-        result = plan(desired, observed, now, retry=self.retry, only_agents=only)
+        with gc_paused():
+            result = plan(desired, observed, now, retry=self.retry, only_agents=only)
         if result.jobs or result.cancellations:
             issue_jobs(self.store, result, desired.revision, now,
                        job_ttl=timedelta(seconds=self.settings.job_ttl))

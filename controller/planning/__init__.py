@@ -8,12 +8,14 @@ again after its jobs were issued (or finished) emits nothing new.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
+from operator import itemgetter
 
 from controller.desired import DesiredState
 from controller.observed import ObservedState
-from controller.planning.deciding import Desire, decide
+from controller.planning.deciding import Decision, Desire, decide
 from controller.planning.plans import (
     Cancellation,
     DeviceOutcome,
@@ -53,10 +55,10 @@ def plan(
     Outcomes and jobs are sorted by (deployment, agent) so plans compare equal.
     """
     agents = index_agents(observed.agents)
+    by_id = {agent.agent_id: agent for agent in agents}
     targeting = Targeting(desired, agents)
-    wanted: dict[AgentId, dict[str, list[Desire]]] = {}
     deployment_refs: list[str] = []
-
+    intents: list[tuple[Desire, frozenset[AgentId]]] = []
     for loaded in sorted(desired.deployments.values(), key=lambda item: item.ref):
         deployment_refs.append(loaded.ref)
         spec = loaded.resource.spec
@@ -65,36 +67,60 @@ def plan(
             continue
         desire = Desire(
             deployment=loaded.ref, scope=loaded.scope, package=package.resource,
-            ensure=spec.ensure, suspended=spec.suspend,
+            ensure=spec.ensure, suspended=spec.suspend, version=package.resource.spec.version,
         )
-        for agent_id in targeting.targets(loaded):
-            if only_agents is not None and agent_id not in only_agents:
-                continue
-            wanted.setdefault(agent_id, {}).setdefault(spec.package, []).append(desire)
+        targets = targeting.targets(loaded)
+        if only_agents is not None:
+            targets = targets & frozenset(only_agents)
+        intents.append((desire, targets))
 
-    jobs: list[JobIntent] = []
-    cancellations: list[Cancellation] = []
-    outcomes: list[DeviceOutcome] = []
+    # Packages that several deployments touch may meet on one device (overrides, conflicts):
+    # those go through ``decide`` grouped per (device, package). A package only one deployment
+    # touches is decided pair by pair, which for a large fleet is nearly everything.
+    deployments_per_package = Counter(desire.package.metadata.name for desire, _ in intents)
+    grouped: dict[tuple[AgentId, str], list[Desire]] = {}
+    wanted_by_busy_agent: dict[AgentId, set[str]] = {}
+    decision = Decision([], [], [])
+    add_outcome = decision.outcomes.append
+    make_outcome = DeviceOutcome._make
+    for desire, targets in intents:
+        name = desire.package.metadata.name
+        shared = deployments_per_package[name] > 1
+        converged_present = desire.ensure == "present"
+        # In agent order, so outcomes come out nearly sorted and the final sort is cheap.
+        for agent in [agent for agent in agents if agent.agent_id in targets]:
+            agent_id = agent.agent_id
+            if agent.open_jobs:
+                wanted_by_busy_agent.setdefault(agent_id, set()).add(name)
+            if shared:
+                grouped.setdefault((agent_id, name), []).append(desire)
+                continue
+            installed = agent.managed.get(name)
+            if converged_present and installed == desire.version and not agent.open_jobs:
+                # The common case, concluded here without ``decide``'s bookkeeping.
+                add_outcome(make_outcome((desire.deployment, agent_id, agent.client, agent.hostname, name,
+                                          "present", installed, "converged", "", installed, None)))
+                continue
+            decide(agent, name, (desire,), now, retry, decision)
+    for (agent_id, name), desires in grouped.items():
+        decide(by_id[agent_id], name, desires, now, retry, decision)
+
     for agent in agents:
-        if only_agents is not None and agent.agent_id not in only_agents:
+        if not agent.open_jobs or (only_agents is not None and agent.agent_id not in only_agents):
             continue
-        packages = wanted.get(agent.agent_id, {})
-        for package_name in sorted(packages):
-            decision = decide(agent, package_name, packages[package_name], now, retry)
-            jobs.extend(decision.jobs)
-            cancellations.extend(decision.cancellations)
-            outcomes.extend(decision.outcomes)
+        packages = wanted_by_busy_agent.get(agent.agent_id, set())
         for job in agent.open_jobs:
             if job.package not in packages and job.state == "queued":
-                cancellations.append(Cancellation(
+                decision.cancellations.append(Cancellation(
                     job_id=job.job_id, agent_id=agent.agent_id,
                     reason=f"no deployment wants {job.package} on this device any more",
                 ))
 
+    decision.outcomes.sort(key=itemgetter(0, 1))  # (deployment, agent_id)
     return Plan(
         revision=desired.revision,
-        jobs=tuple(sorted(jobs, key=lambda j: (j.deployment, j.agent_id, j.package))),
-        cancellations=tuple(sorted(cancellations, key=lambda c: (c.agent_id, c.job_id))),
-        outcomes=tuple(sorted(outcomes, key=lambda o: (o.deployment, o.agent_id))),
+        jobs=tuple(sorted(decision.jobs, key=lambda j: (j.deployment, j.agent_id, j.package))),
+        cancellations=tuple(sorted(decision.cancellations, key=lambda c: (c.agent_id, c.job_id))),
+        outcomes=tuple(decision.outcomes),
         deployments=tuple(deployment_refs),
     )

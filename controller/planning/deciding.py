@@ -28,15 +28,13 @@ class Desire:
     package: Package
     ensure: Literal["present", "absent"]
     suspended: bool
-
-    @property
-    def version(self) -> str:
-        return self.package.spec.version
+    version: str
+    """The package's version, copied out because the planner reads it for every device."""
 
 
 @dataclass
 class Decision:
-    """What the planner concluded for one (device, package)."""
+    """What the planner concluded, accumulated over (device, package) pairs."""
 
     jobs: list[JobIntent]
     cancellations: list[Cancellation]
@@ -57,42 +55,49 @@ def decide(
     desires: Sequence[Desire],
     now: datetime,
     retry: RetryPolicy,
-) -> Decision:
-    """Decide one package on one device. ``desires`` is sorted by deployment id."""
-    deciding, overridden = _winners(desires)
-    decision = Decision([], [], [])
+    decision: Decision,
+) -> None:
+    """Decide one package on one device, appending to ``decision``. ``desires`` is sorted by id."""
     installed = agent.managed.get(package_name)
-    open_jobs = [job for job in agent.open_jobs if job.package == package_name]
-
-    def outcome(desire: Desire, state: OutcomeState, reason: str = "",
-                action: JobAction | None = None) -> DeviceOutcome:
-        return DeviceOutcome(
-            deployment=desire.deployment, agent_id=agent.agent_id, client=agent.client,
-            hostname=agent.hostname, package=package_name, ensure=desire.ensure,
-            version=desire.version, state=state, reason=reason, installed_version=installed,
-            action=action,
-        )
+    open_jobs = [job for job in agent.open_jobs if job.package == package_name] if agent.open_jobs else []
+    if len(desires) == 1:
+        deciding: Sequence[Desire] = desires
+        overridden: Sequence[Desire] = ()
+    else:
+        deciding, overridden = _winners(desires)
 
     for desire in overridden:
         winner = deciding[0].deployment
-        decision.outcomes.append(outcome(desire, "overridden", f"decided by deployment {winner}"))
+        decision.outcomes.append(_outcome(agent, package_name, installed, desire, "overridden",
+                                          f"decided by deployment {winner}"))
 
-    wants = {(d.ensure, d.version if d.ensure == "present" else "") for d in deciding}
-    if len(wants) > 1:
-        names = ", ".join(d.deployment for d in deciding)
-        for desire in deciding:
-            decision.outcomes.append(outcome(
-                desire, "conflict", f"deployments {names} want different things for {package_name}"))
-        return decision
+    if len(deciding) > 1:
+        wants = {(d.ensure, d.version if d.ensure == "present" else "") for d in deciding}
+        if len(wants) > 1:
+            names = ", ".join(d.deployment for d in deciding)
+            for desire in deciding:
+                decision.outcomes.append(_outcome(
+                    agent, package_name, installed, desire, "conflict",
+                    f"deployments {names} want different things for {package_name}"))
+            return
 
     lead = deciding[0]
-    state, reason, action, job, cancel = _decide_one(agent, lead, installed, open_jobs, now, retry)
-    if job is not None:
-        decision.jobs.append(job)
-    decision.cancellations.extend(cancel)
+    if not open_jobs and lead.ensure == "present" and installed == lead.version:
+        state: OutcomeState = "converged"  # the common case, kept cheap
+        reason, action = "", None
+    else:
+        state, reason, action, job, cancel = _decide_one(agent, lead, installed, open_jobs, now, retry)
+        if job is not None:
+            decision.jobs.append(job)
+        decision.cancellations.extend(cancel)
     for desire in deciding:
-        decision.outcomes.append(outcome(desire, state, reason, action))
-    return decision
+        decision.outcomes.append(_outcome(agent, package_name, installed, desire, state, reason, action))
+
+
+def _outcome(agent: ObservedAgent, package_name: str, installed: str | None, desire: Desire,
+             state: OutcomeState, reason: str = "", action: JobAction | None = None) -> DeviceOutcome:
+    return DeviceOutcome(desire.deployment, agent.agent_id, agent.client, agent.hostname, package_name,
+                         desire.ensure, desire.version, state, reason, installed, action)
 
 
 def _decide_one(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from schemas.ids import AgentId, JobId
 from schemas.jobs import JobAction
@@ -49,9 +49,12 @@ class Cancellation:
     reason: str
 
 
-@dataclass(frozen=True)
-class DeviceOutcome:
-    """Where one device stands with respect to one deployment."""
+class DeviceOutcome(NamedTuple):
+    """Where one device stands with respect to one deployment.
+
+    A NamedTuple rather than a frozen dataclass: a plan for 10,000 devices makes 200,000 of
+    them, and tuple construction is several times cheaper.
+    """
 
     deployment: str
     agent_id: AgentId

@@ -54,7 +54,10 @@ def read_observed(store: Store, *, agent_ids: Collection[str] | None = None, now
                 managed_query = managed_query.where(managed_software.c.agent_id.in_(batch))
                 job_query = job_query.where(jobs.c.agent_id.in_(batch))
             agent_rows += session.execute(agent_query).all()
-            managed_rows += session.execute(managed_query).all()
+            # The largest result (agents x packages) and plain strings only: take the driver's
+            # tuples straight from the cursor instead of building a Row per record.
+            cursor_result = session.connection().execute(managed_query)
+            managed_rows += cursor_result.cursor.fetchall()
             job_rows += session.execute(job_query).all()
             failure_rows += session.execute(failure_query).all()
 
