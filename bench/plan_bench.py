@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import secrets
 import statistics
-import tempfile
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,9 @@ from controller.reconciling import gc_paused
 from controller.store import Store, read_observed
 from controller.store.tables import agents, jobs, managed_software
 from schemas.kinds import KINDS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch import scratch_databases
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 BARE = (
@@ -153,30 +155,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", action="append", default=[], help="database URL (repeatable)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        urls = args.db or [f"sqlite:///{Path(scratch) / 'bench.db'}"]
-        pg = os.environ.get("FLEETWARD_TEST_PG")
-        pg_scratch = None
-        if not args.db and pg:
-            import psycopg
-
-            pg_scratch = f"fwbench_{secrets.token_hex(4)}"
-            admin = pg.replace("postgresql+psycopg://", "postgresql://")
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{pg_scratch}"')
-            urls.append(pg.rsplit("/", 1)[0] + f"/{pg_scratch}")
-        try:
-            for url in urls:
-                print(f"{url.split(':', 1)[0]}: {args.agents} agents x {args.deployments} deployments, "
-                      f"median of {args.rounds}")
-                measure(url, args.agents, args.deployments, args.rounds)
-        finally:
-            if pg_scratch and pg:
-                import psycopg
-
-                admin = pg.replace("postgresql+psycopg://", "postgresql://")
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{pg_scratch}" WITH (FORCE)')
+    with scratch_databases(args.db) as urls:
+        for url in urls:
+            print(f"{url.split(':', 1)[0]}: {args.agents} agents x {args.deployments} deployments, "
+                  f"median of {args.rounds}")
+            measure(url, args.agents, args.deployments, args.rounds)
 
 
 if __name__ == "__main__":

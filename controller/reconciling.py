@@ -109,6 +109,8 @@ class Reconciler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._job_waiters: dict[str, asyncio.Event] = {}
+        self.job_listeners: list[Callable[[set[str]], None]] = []
+        """Called (from a worker thread) with the agents whose jobs changed in a pass."""
         self.passes = 0
 
     # -- notifications (thread-safe; called by the API and the watcher) --------------
@@ -213,6 +215,9 @@ class Reconciler:
         if result.jobs or result.cancellations:
             issue_jobs(self.store, result, desired.revision, now,
                        job_ttl=timedelta(seconds=self.settings.job_ttl))
+            touched: set[str] = {j.agent_id for j in result.jobs} | {c.agent_id for c in result.cancellations}
+            for listener in self.job_listeners:
+                listener(touched)
             self._jobs_issued({job.agent_id for job in result.jobs})
         write_outcomes(self.store, result.outcomes, agents, now)
         self.passes += 1

@@ -48,6 +48,7 @@ class Controller:
         self.publisher = StatusPublisher(settings, self.store, self.mirror, self.reconciler, clock)
         self.context = ApiContext(store=self.store, signer=self.signer, settings=settings, clock=clock,
                                   notifier=self.reconciler, source_health=lambda: self.reconciler.source)
+        self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
         self.bound_port: int | None = None
 

@@ -14,7 +14,14 @@ from starlette.concurrency import run_in_threadpool
 
 from controller.api.auth import AgentDep, ContextDep
 from controller.jobs.payloads import job_spec
-from controller.store import checkin, enroll_agent, ingest_inventory, lease_jobs, record_job_event
+from controller.store import (
+    CheckinState,
+    checkin,
+    enroll_agent,
+    ingest_inventory,
+    lease_jobs,
+    record_job_event,
+)
 from schemas.protocol import (
     AGENT_API_PREFIX,
     CheckinRequest,
@@ -45,9 +52,13 @@ def enroll(body: EnrollRequest, ctx: ContextDep) -> EnrollResponse:
 
 
 @router.post("/checkin", response_model=CheckinResponse)
-def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) -> CheckinResponse:
-    """Cheap "anything new?": one primary-key read in the steady state."""
-    state = checkin(ctx.store, agent, body.seen_seq)
+async def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) -> CheckinResponse:
+    """Cheap "anything new?": in the steady state no database access at all (the principal
+    is remembered for a moment, and nothing issued past ``seen_seq`` needs no query)."""
+    if agent.last_job_seq > body.seen_seq:
+        state = await run_in_threadpool(checkin, ctx.store, agent, body.seen_seq)
+    else:
+        state = CheckinState(jobs_pending=False, inventory=agent.inventory_wanted)
     return CheckinResponse(
         jobs_pending=state.jobs_pending, inventory=state.inventory,
         checkin_interval_seconds=ctx.settings.checkin_interval, server_time=ctx.now(),
@@ -57,6 +68,7 @@ def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) -> Che
 @router.post("/inventory", response_model=InventoryAck)
 def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep) -> InventoryAck:
     accepted = ingest_inventory(ctx.store, agent, body, ctx.now())
+    ctx.principals.forget([agent.agent_id])
     if body.facts is not None or body.managed is not None:
         ctx.notifier.agent_changed(agent.agent_id)
     return InventoryAck(accepted=accepted)
@@ -79,6 +91,7 @@ async def lease(body: LeaseRequest, agent: AgentDep, ctx: ContextDep) -> LeaseRe
 def job_event(job_id: str, body: JobEvent, agent: AgentDep, ctx: ContextDep) -> JobEventAck:
     state = record_job_event(ctx.store, agent.agent_id, job_id, body, ctx.now(),
                              lease_ttl=timedelta(seconds=ctx.settings.lease_ttl))
+    ctx.principals.forget([agent.agent_id])
     if body.status != "running":
         ctx.notifier.agent_changed(agent.agent_id)
     return JobEventAck(job_id=job_id, state=state)

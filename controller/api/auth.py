@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from controller.api.context import ApiContext
 from controller.api.problems import ApiError
@@ -34,8 +35,15 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def agent_principal(request: Request, ctx: ContextDep) -> AgentPrincipal:
-    principal = authenticate_agent(ctx.store, _bearer(request), ctx.now())
+async def agent_principal(request: Request, ctx: ContextDep) -> AgentPrincipal:
+    """From memory when this credential was checked moments ago, else from the database."""
+    credential = _bearer(request)
+    principal = ctx.principals.get(credential)
+    if principal is not None:
+        return principal
+    principal = await run_in_threadpool(authenticate_agent, ctx.store, credential, ctx.now())
+    if principal is not None:
+        ctx.principals.put(credential, principal)
     if principal is None:
         raise ApiError(401, "agent_unauthorized",
                        "agent credential unknown or revoked; enrol the agent again",

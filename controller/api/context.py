@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from controller.api.principals import PrincipalCache
 from controller.jobs.signing import JobSigner
 from controller.reconciling import SourceHealth
 from controller.settings import ControllerSettings
@@ -43,6 +44,7 @@ class ApiContext:
     clock: Callable[[], datetime]
     notifier: ReconcileNotifier = field(default_factory=NoNotifier)
     source_health: Callable[[], SourceHealth] = lambda: SourceHealth(ok=True)
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
     def now(self) -> datetime:
         return self.clock()
