@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from controller.demo.running import run_demo
+from controller.demo.running import DemoResult, run_demo
 
 
 def register(commands: Any) -> None:
@@ -23,7 +23,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_demo(workdir=args.workdir, keep_running=args.keep_running)
+    result = run_demo(workdir=args.workdir, keep_running=args.keep_running, report=print_summary)
+    return 0 if result.converged else 1
+
+
+def print_summary(result: DemoResult) -> None:
     print()
     print("Converged." if result.converged else "Did NOT converge within the time limit.")
     print(f"Deployments after {result.rounds} agent round{'s' if result.rounds != 1 else ''}:")
@@ -40,4 +44,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"Repository: {result.repo}")
     print(f"  git -C {result.repo} log --oneline fleetward/status")
     print(f"Workspace:  {result.workdir}")
-    return 0 if result.converged else 1

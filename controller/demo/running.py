@@ -73,7 +73,9 @@ def agent_command(*args: str) -> list[str]:
 
 
 def run_demo(*, workdir: Path | None = None, keep_running: bool = False,
-             say: Callable[[str], None] = print, timeout: float = 120.0) -> DemoResult:
+             say: Callable[[str], None] = print, timeout: float = 120.0,
+             report: Callable[[DemoResult], None] | None = None) -> DemoResult:
+    """Run the demo; ``report`` sees the result once converged (before ``keep_running`` waits)."""
     root = workdir or Path(tempfile.mkdtemp(prefix="fleetward-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     say(f"Demo workspace: {root}")
@@ -94,6 +96,8 @@ def run_demo(*, workdir: Path | None = None, keep_running: bool = False,
         say(f"Controller API at {url} (OpenAPI at {url}/docs), SQLite at {settings.database_url}")
         try:
             result = _drive(controller, url, root, repo, say=say, timeout=timeout)
+            if report is not None:
+                report(result)
             if keep_running:
                 _keep_running(controller, url, root, say)
         finally:
