@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.resources import Resource, SpecModel, register_kind
+from schemas.secrets import SealedValue
 from schemas.timezones import TimeZoneName
 
 DEFAULT_STATUS_BRANCH = "fleetward/status"
@@ -15,6 +16,26 @@ DEFAULT_PROPOSALS = ("pr/*", "proposals/*")
 
 class FleetDefaults(SpecModel):
     timezone: TimeZoneName = "UTC"
+
+
+class Signer(SpecModel):
+    """Someone whose signed commits the controller applies when signatures are required."""
+
+    name: str = Field(min_length=1, max_length=200)
+    ssh: str | None = Field(
+        default=None, max_length=16_384,
+        description="An SSH public key as in authorized_keys: 'ssh-ed25519 AAAA... comment'.")
+    gpg: str | None = Field(
+        default=None, pattern=r"^[0-9A-F]{40}$",
+        description="A GPG key fingerprint (40 upper-case hex digits).")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Signer:
+        if (self.ssh is None) == (self.gpg is None):
+            raise ValueError("a signer needs exactly one of 'ssh' or 'gpg'")
+        if self.ssh is not None and len(self.ssh.split()) < 2:
+            raise ValueError("'ssh' must be a public key line such as 'ssh-ed25519 AAAA... name'")
+        return self
 
 
 class FleetSpec(SpecModel):
@@ -29,6 +50,21 @@ class FleetSpec(SpecModel):
         description="Branch patterns the controller plans but never applies.",
     )
     defaults: FleetDefaults = Field(default_factory=FleetDefaults)
+    api_writes: Literal["proposal", "direct"] = Field(
+        default="proposal",
+        description="How desired-state writes through the API land: a commit on a new proposal branch "
+                    "(reviewed like any pull request), or a commit straight on the applied branch.")
+    require_signed_commits: bool = Field(
+        default=False, description="Apply a head commit only when an allowed signer signed it.")
+    allowed_signers: list[Signer] = Field(default_factory=list, max_length=500)
+    webhook_secret: SealedValue | None = Field(
+        default=None, description="Shared secret for POST /api/hooks/git, sealed with 'fleetward seal'.")
+
+    @model_validator(mode="after")
+    def _signers_when_required(self) -> FleetSpec:
+        if self.require_signed_commits and not self.allowed_signers:
+            raise ValueError("requireSignedCommits needs at least one entry in allowedSigners")
+        return self
 
 
 @register_kind

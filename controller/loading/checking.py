@@ -22,11 +22,12 @@ from controller.desired import DesiredState, Loaded, ResourceKey, Scope, SourceL
 from controller.loading.locating import node_position
 from controller.loading.parsing import Document
 from controller.loading.problems import Problem, problem
+from controller.loading.references import references_of
 from schemas.clients import Client
-from schemas.deployments import Deployment
 from schemas.fleet import Fleet, FleetSpec
 from schemas.groups import DeviceGroup
 from schemas.packages import Package
+from schemas.policies import Policy
 from schemas.resources import Resource
 
 FLEET_FILE = "fleet.yaml"
@@ -173,16 +174,11 @@ def _references(candidates: Sequence[Candidate], desired: DesiredState, unseen: 
     found: list[Problem] = []
     for candidate in candidates:
         resource = candidate.resource
-        if not isinstance(resource, Deployment):
-            continue
-        spec = resource.spec
-        wanted: list[tuple[type[Resource], str, tuple[str | int, ...]]] = [
-            (Package, spec.package, ("spec", "package"))]
-        if spec.targets.group:
-            wanted.append((DeviceGroup, spec.targets.group, ("spec", "targets", "group")))
-        wanted += [(DeviceGroup, name, ("spec", "targets", "groups", index))
-                   for index, name in enumerate(spec.targets.groups)]
-        for model, name, loc in wanted:
+        if isinstance(resource, Policy) and resource.spec.template is not None:
+            found.append(candidate.problem(
+                "policy templates are not available yet; write the checks inline under 'checks'",
+                "spec", "template"))
+        for model, name, loc in references_of(resource):
             message = _missing(model, name, candidate, desired, unseen)
             if message is not None:
                 found.append(candidate.problem(message, *loc))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from schemas.kinds import KINDS
 from tests.support.fleets import ACME_CLIENT, LINUX_GROUP, deployment_yaml, package_yaml
 
 ProblemsOf = Callable[[dict[str, str | bytes | None]], list[str]]
@@ -16,7 +17,7 @@ GROUP = "clients/acme/g.yaml"
 
 DNS_HINT = ("must be lower-case letters, digits and '-', 1-63 characters, starting and ending with a "
             "letter or digit")
-KNOWN = "Client, Deployment, DeviceGroup, Fleet, Package"
+KNOWN = ", ".join(sorted(KINDS))
 
 
 def _without(text: str, line: str) -> str:

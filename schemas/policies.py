@@ -1,0 +1,50 @@
+"""``Policy``: checks (and remediation) that must hold on a set of devices.
+
+A first shape, extended by the policy-automation work: script checks inline, or a
+template with parameters; audit or enforce; an interval schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from schemas.deployments import Targets
+from schemas.resources import DnsLabel, Resource, SpecModel, register_kind
+from schemas.scripts import ParameterValue
+
+
+class ScriptCheck(SpecModel):
+    name: DnsLabel
+    script: DnsLabel = Field(description="A Script resource (own client's first, then MSP-wide).")
+    params: dict[str, ParameterValue] = Field(default_factory=dict)
+    expect_exit_code: int = 0
+    remediation: DnsLabel | None = Field(default=None, description="A Script run in enforce mode.")
+
+
+class Schedule(SpecModel):
+    every: str = Field(default="1h", pattern=r"^[1-9][0-9]{0,3}[mhd]$",
+                       description="Evaluate this often: 30m, 4h, 1d.")
+
+
+class PolicySpec(SpecModel):
+    description: str = Field(default="", max_length=2000)
+    targets: Targets
+    mode: Literal["audit", "enforce"] = "audit"
+    schedule: Schedule = Field(default_factory=Schedule)
+    template: DnsLabel | None = None
+    params: dict[str, ParameterValue] = Field(default_factory=dict)
+    checks: list[ScriptCheck] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _template_or_checks(self) -> PolicySpec:
+        if (self.template is None) == (not self.checks):
+            raise ValueError("a Policy needs either 'template' (with 'params') or inline 'checks', not both")
+        return self
+
+
+@register_kind
+class Policy(Resource):
+    kind: Literal["Policy"]
+    spec: PolicySpec
