@@ -47,7 +47,9 @@ class Controller:
         self.reconciler = Reconciler(settings, self.store, self.mirror, clock)
         self.publisher = StatusPublisher(settings, self.store, self.mirror, self.reconciler, clock)
         self.context = ApiContext(store=self.store, signer=self.signer, settings=settings, clock=clock,
-                                  notifier=self.reconciler, source_health=lambda: self.reconciler.source)
+                                  notifier=self.reconciler, source_health=lambda: self.reconciler.source,
+                                  desired_state=lambda: self.reconciler.applied, mirror=self.mirror,
+                                  request_fetch=self.reconciler.request_fetch)
         self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
         self.bound_port: int | None = None

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from controller.api.principals import PrincipalCache
+from controller.desired import DesiredState
+from controller.gitsource import RepoMirror
 from controller.jobs.signing import JobSigner
 from controller.reconciling import SourceHealth
 from controller.settings import ControllerSettings
@@ -45,6 +47,12 @@ class ApiContext:
     notifier: ReconcileNotifier = field(default_factory=NoNotifier)
     source_health: Callable[[], SourceHealth] = lambda: SourceHealth(ok=True)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
+    desired_state: Callable[[], DesiredState | None] = lambda: None
+    """The applied revision, as the reconciler holds it (None before the first apply)."""
+    mirror: RepoMirror | None = None
+    """The controller's clone of the fleet repository (None in tools that serve no repository)."""
+    request_fetch: Callable[[], None] = lambda: None
+    """Ask the reconciler to fetch now (webhooks, API writes)."""
 
     def now(self) -> datetime:
         return self.clock()
