@@ -119,6 +119,10 @@ def render_plan(plan: Plan, fmt: PlanFormat, *, hostnames: dict[str, str], devic
     return "\n".join(lines) + "\n"
 
 
+def plan_json(plan: Plan, *, hostnames: dict[str, str], devices: int) -> dict[str, Any]:
+    return _as_json(plan, _groups(plan, hostnames), devices)
+
+
 def _as_json(plan: Plan, groups: list[_Group], devices: int) -> dict[str, Any]:
     clients: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for group in groups:

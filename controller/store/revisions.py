@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from controller.desired import DesiredState
 from controller.store.audit import record_audit
@@ -54,6 +54,8 @@ class RevisionRow(BaseModel):
     committed_at: datetime | None
     seen_at: datetime
     applied_at: datetime | None
+    plan_note: str | None = None
+    """How the applied plan differed from the plan published for the merged proposal."""
 
 
 def _author(info: CommitDetails) -> str:
@@ -126,3 +128,10 @@ def _problems_of(client: str, problems: list[str]) -> list[str]:
     own = [problem for problem in problems if folder in "/" + problem.split(":", 1)[0]]
     hidden = len(problems) - len(own)
     return own + ([f"({hidden} problems outside clients/{client}/ are not shown)"] if hidden else [])
+
+
+def note_applied_plan(store: Store, sha: str, note: str) -> None:
+    """Attach ``note`` (the drift from the published proposal plan) to applied revision ``sha``."""
+    with store.write() as session:
+        session.execute(update(revisions).where(revisions.c.sha == sha, revisions.c.state == "applied")
+                        .values(plan_note=note[:20_000]))

@@ -53,6 +53,7 @@ NAME = 253
 REF = 128  # "client.name"
 VERSION = 64
 SHA = 64
+BRANCH = 255
 STATE = 16
 
 JOB_STATES = ("queued", "leased", "running", "succeeded", "failed", "refused", "cancelled", "expired")
@@ -219,6 +220,9 @@ class Revision(Base):
     committed_at: Mapped[datetime | None]
     seen_at: Mapped[datetime]
     applied_at: Mapped[datetime | None]
+    plan_note: Mapped[str | None] = mapped_column(Text)
+    """For a revision merged from a planned proposal: how the applied plan differed from the
+    published one (observed state changed in between); empty when it matched."""
 
 
 class SoftwarePackage(Base):
@@ -270,6 +274,22 @@ class DeploymentTarget(Base):
     updated_at: Mapped[datetime]
 
 
+class ProposalPlan(Base):
+    """The published plan of one proposal head (a branch or a pull/merge request ref)."""
+
+    __tablename__ = "proposal_plans"
+
+    branch: Mapped[str] = mapped_column(String(BRANCH), primary_key=True)
+    head: Mapped[str] = mapped_column(String(SHA))
+    base: Mapped[str | None] = mapped_column(String(SHA))
+    tree: Mapped[str] = mapped_column(String(SHA))
+    """The head commit's tree: a merge that lands the same tree applies exactly this plan."""
+    valid: Mapped[bool]
+    markdown: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+    planned_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -295,6 +315,7 @@ managed_software = cast(Table, ManagedSoftware.__table__)
 jobs = cast(Table, Job.__table__)
 job_events = cast(Table, JobEvent.__table__)
 revisions = cast(Table, Revision.__table__)
+proposal_plans = cast(Table, ProposalPlan.__table__)
 software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)

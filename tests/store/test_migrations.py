@@ -14,6 +14,7 @@ from controller.store.tables import Base
 TABLES = {
     "agents", "enrollment_tokens", "api_tokens", "asset_software_inventory", "managed_software", "jobs",
     "job_events", "revisions", "software_packages", "package_deployments", "deployment_targets", "audit_log",
+    "proposal_plans",
 }
 
 
@@ -31,7 +32,7 @@ def test_upgrade_creates_every_table_and_is_idempotent(database_url: str) -> Non
     upgrade(database_url)  # a second run finds nothing to do
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [_head()]
     engine.dispose()
 
 
@@ -57,3 +58,16 @@ def test_sqlite_store_creates_its_folder_and_configures_connections(tmp_path: Pa
                    for name in ("journal_mode", "foreign_keys", "busy_timeout")}
     assert path.is_file()
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+
+
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from controller.store.engine import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
