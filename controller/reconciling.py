@@ -28,9 +28,13 @@ from controller.errors import FleetwardError, RevisionInvalid, SourceUnavailable
 from controller.gitsource import Backoff, RepoMirror
 from controller.loading import GitTreeSource, load_revision
 from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
+from controller.planning.changes import resource_changes, touched_clients
+from controller.proposing import Proposals
 from controller.settings import ControllerSettings
 from controller.store import (
+    ProposalPlanRow,
     Store,
+    agent_ids_of_clients,
     expire_jobs,
     issue_jobs,
     last_applied,
@@ -112,6 +116,11 @@ class Reconciler:
         self.job_listeners: list[Callable[[set[str]], None]] = []
         """Called (from a worker thread) with the agents whose jobs changed in a pass."""
         self.passes = 0
+        self.fetches = 0
+        self.branches: dict[str, str] = {}
+        self.proposals = Proposals(settings, store, mirror, clock)
+        self._replan_proposals = False
+        self._check_merged: tuple[str, ProposalPlanRow] | None = None
 
     # -- notifications (thread-safe; called by the API and the watcher) --------------
 
@@ -171,6 +180,7 @@ class Reconciler:
     def sync_revision(self) -> bool:
         """Fetch; apply the branch head if it is new and valid. True when a new revision applied."""
         now = self.clock()
+        self.fetches += 1
         try:
             heads = self.mirror.fetch()
         except SourceUnavailable as error:
@@ -184,6 +194,7 @@ class Reconciler:
                                        error=f"branch {self.settings.branch!r} not found in the repository")
             return False
         self.source = SourceHealth(ok=True, head=head)
+        self.branches = heads
         if head == self._last_head:
             return False
         self._last_head = head
@@ -197,10 +208,26 @@ class Reconciler:
                         len(problems), self.applied.revision[:12] if self.applied else "nothing")
             return False
         record_applied(self.store, head, self.settings.branch, info, desired, now)
-        self.applied = desired
-        self._full = True
+        previous, self.applied = self.applied, desired
+        published = self.proposals.published_for(head)
+        self._check_merged = (head, published) if published is not None else None
+        clients = touched_clients(resource_changes(previous, desired)) if previous is not None else None
+        if clients is None:
+            self._full = True
+        else:  # only client-scoped resources changed: only those clients' devices can be affected
+            with self._guard:
+                self._dirty |= agent_ids_of_clients(self.store, clients)
+            self._poke()
         log.info("applied revision %s: %s", head[:12], info.summary)
         return True
+
+    def sync_proposals(self) -> None:
+        """Plan new or moved proposal heads (never fatal to the apply loop)."""
+        force, self._replan_proposals = self._replan_proposals, False
+        try:
+            self.proposals.sync(self.applied, self.branches, force=force)
+        except FleetwardError as error:
+            log.warning("planning proposals failed, retrying at the next fetch: %s", error)
 
     def reconcile(self, agents: set[str] | None) -> PassResult:
         """Plan for ``agents`` (None: every agent) and write jobs and outcomes."""
@@ -220,6 +247,10 @@ class Reconciler:
                 listener(touched)
             self._jobs_issued({job.agent_id for job in result.jobs})
         write_outcomes(self.store, result.outcomes, agents, now)
+        if self._check_merged is not None:
+            (merged, published), self._check_merged = self._check_merged, None
+            hostnames: dict[str, str] = {a_id: agent.hostname for a_id, agent in observed.agents.items()}
+            self.proposals.note_if_merged(merged, published, result, hostnames, covered=agents)
         self.passes += 1
         return PassResult(len(observed.agents), len(result.jobs), len(result.cancellations))
 
@@ -244,6 +275,7 @@ class Reconciler:
                     self._fetch_requested = False
                     try:
                         await asyncio.to_thread(self.sync_revision)
+                        await asyncio.to_thread(self.sync_proposals)
                         self.backoff.reset()
                         next_fetch = time.monotonic() + self.settings.fetch_interval
                     except SourceUnavailable:
@@ -255,9 +287,10 @@ class Reconciler:
                     dirty, self._dirty = self._dirty, set()
                 if self._full or now >= next_full:
                     self._full = False
+                    self._replan_proposals = True  # the observed state moves, so do their plans
                     await asyncio.to_thread(self.reconcile, None)
                     next_full = time.monotonic() + self.settings.full_reconcile_interval
-                elif dirty:
+                elif dirty or self._check_merged is not None:
                     await asyncio.to_thread(self.reconcile, dirty)
             except FleetwardError as error:
                 log.warning("reconcile pass failed, retrying: %s", error)

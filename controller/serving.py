@@ -50,9 +50,21 @@ class Controller:
                                   notifier=self.reconciler, source_health=lambda: self.reconciler.source,
                                   desired_state=lambda: self.reconciler.applied, mirror=self.mirror,
                                   request_fetch=self.reconciler.request_fetch)
+        self.context.webhook_secret = self._webhook_secret
         self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
         self.bound_port: int | None = None
+        self._file_secret: bytes | None = None
+
+    def _webhook_secret(self) -> bytes | None:
+        """From --webhook-secret-file, read once; else None (webhooks refused)."""
+        if self._file_secret is None and self.settings.webhook_secret_file is not None:
+            try:
+                text = self.settings.webhook_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ConfigError(f"cannot read --webhook-secret-file: {error.strerror}") from None
+            self._file_secret = text.encode() if text else None
+        return self._file_secret
 
     async def run(self, stop: asyncio.Event, *, sock: socket.socket | None = None,
                   ready: Callable[[str], None] | None = None) -> None:
@@ -65,7 +77,7 @@ class Controller:
             asyncio.create_task(self.publisher.run(stop), name="status"),
             asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="api"),
         ]
-        if self.mirror.is_local:
+        if self.mirror.is_local and self.settings.watch_local:
             tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))
         while not server.started:
             if tasks[2].done():

@@ -49,6 +49,10 @@ class ControllerSettings:
     max_deliveries: int = 5
     allow_insecure_http: bool = False
     """Serve agents over plain http on a non-loopback address (tests/labs only)."""
+    watch_local: bool = True
+    """For a local repository, also watch its refs (commits apply within ~2 s without a fetch timer)."""
+    webhook_secret_file: Path | None = None
+    """A file holding the webhook secret (else the Fleet's sealed webhookSecret is used)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

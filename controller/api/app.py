@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from controller.api import agent_routes, operator_routes
+from controller.api import agent_routes, hooks, operator_routes, plan_routes
 from controller.api.context import ApiContext
 from controller.api.limits import BodySizeLimit
 from controller.api.problems import install_error_handlers
@@ -29,4 +29,6 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.include_router(agent_routes.router)
     app.include_router(operator_routes.router)
+    app.include_router(plan_routes.router)
+    app.include_router(hooks.router)
     return app

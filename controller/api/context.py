@@ -53,6 +53,8 @@ class ApiContext:
     """The controller's clone of the fleet repository (None in tools that serve no repository)."""
     request_fetch: Callable[[], None] = lambda: None
     """Ask the reconciler to fetch now (webhooks, API writes)."""
+    webhook_secret: Callable[[], bytes | None] = lambda: None
+    """The shared secret webhooks must prove (None: webhooks are refused)."""
 
     def now(self) -> datetime:
         return self.clock()

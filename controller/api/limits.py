@@ -14,10 +14,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
 
+MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+"""Push events list commits; large pushes make large bodies."""
+
 
 def default_cap(path: str) -> int:
     if path.endswith("/inventory"):
         return MAX_INVENTORY_BYTES
+    if path.startswith("/api/hooks/"):
+        return MAX_WEBHOOK_BYTES
     return MAX_REQUEST_BYTES
 
 

@@ -12,12 +12,13 @@ from typing import Any
 import schemas
 from controller.bundled import bundled_dir
 from controller.cli.options import ENV_DB, add_store_options, explicit_database_url
+from controller.cli.remote_plan import add_remote_options, run_remote_plan
 from controller.errors import RevisionInvalid
 from controller.loading import DirectorySource, FileSource, GitTreeSource, load_revision
 from controller.observed import ObservedState
 from controller.planning import plan
+from controller.reports.plans import render_plan
 from controller.scaffolding import create_repo_from
-from controller.status.plan_report import render_plan
 from controller.store import Store, read_observed
 from schemas.exporting import all_schemas
 
@@ -44,12 +45,15 @@ def register(commands: Any) -> None:
         "plan", help="show what a revision would do to the fleet",
         description="Compute the plan of a revision against the observed state in the database: per "
                     "client, which devices get which action. Without --db/--data-dir (or "
-                    f"${ENV_DB}), plans against an empty fleet.")
+                    f"${ENV_DB}), plans against an empty fleet. With --server and --head, fetch the plan a "
+                    "controller published for a proposal instead (for the fleet repository's CI); exit 1 "
+                    "when the proposal is invalid.")
     plan_cmd.add_argument("--repo", type=Path, default=Path(), metavar="DIR")
     plan_cmd.add_argument("--rev", default="HEAD", help="commit, branch or tag (default HEAD)")
     plan_cmd.add_argument("--path", default="", metavar="SUBDIR")
     plan_cmd.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     add_store_options(plan_cmd)
+    add_remote_options(plan_cmd)
     plan_cmd.set_defaults(handler=run_plan)
 
     schemas_cmd = commands.add_parser("schemas", help="JSON Schemas of the resource kinds")
@@ -97,6 +101,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    if args.server:
+        return run_remote_plan(args)
     try:
         desired = load_revision(GitTreeSource(args.repo, args.rev, args.path))
     except RevisionInvalid as invalid:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from controller.cli.options import add_store_options, data_dir, database_url
@@ -35,6 +36,9 @@ def register(commands: Any) -> None:
                        help="commit status at most this often (default: 60)")
     serve.add_argument("--checkin-interval", type=int, default=60, metavar="SECONDS",
                        help="how often agents check in (they add jitter; default: 60)")
+    serve.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
+                       help="file holding the shared secret for POST /api/hooks/git (GitHub/Gitea HMAC, "
+                            "GitLab token); else the Fleet's sealed webhookSecret")
     serve.add_argument("--allow-insecure-http", action="store_true",
                        help="allow listening on a non-loopback address without TLS in front (labs only)")
     serve.set_defaults(handler=run_serve)
@@ -53,7 +57,7 @@ def settings_from(args: argparse.Namespace) -> ControllerSettings:
         data_dir=data_dir(args), repo=args.repo, branch=args.branch, path=args.path,
         db_url=database_url(args), listen=args.listen, fetch_interval=args.interval,
         status_interval=args.status_interval, checkin_interval=args.checkin_interval,
-        allow_insecure_http=args.allow_insecure_http,
+        allow_insecure_http=args.allow_insecure_http, webhook_secret_file=args.webhook_secret_file,
     )
 
 

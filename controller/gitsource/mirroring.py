@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 REMOTE = "origin"
 TRACKING_PREFIX = f"refs/remotes/{REMOTE}/"
 FETCH_REFSPEC = f"+refs/heads/*:{TRACKING_PREFIX}*"
+REVIEWS_PREFIX = "refs/fleetward/reviews/"
+REVIEW_REFSPECS = (
+    # GitHub pull requests and GitLab merge requests, when the remote has them (a refspec that
+    # matches nothing fetches nothing and is no error). Tracked as "pull/12/head" and
+    # "merge-requests/7/head", so they can be planned like proposal branches.
+    f"+refs/pull/*/head:{REVIEWS_PREFIX}pull/*/head",
+    f"+refs/merge-requests/*/head:{REVIEWS_PREFIX}merge-requests/*/head",
+)
 MAX_SUMMARY_CHARS = 500
 MAX_PERSON_CHARS = 200
 
@@ -212,7 +220,8 @@ class RepoMirror:
         Raises SourceUnavailable (retryable) with git's reason when the source cannot be read.
         """
         with self.lock:
-            result = self._git("fetch", "--prune", "--no-tags", "--quiet", REMOTE, FETCH_REFSPEC)
+            result = self._git("fetch", "--prune", "--no-tags", "--quiet", REMOTE, FETCH_REFSPEC,
+                               *REVIEW_REFSPECS)
             if not result.ok:
                 action = f"git fetch from {self.display_source}"
                 raise SourceUnavailable(failure(result, action, self.timeout),
@@ -244,6 +253,24 @@ class RepoMirror:
                 if name != "HEAD":
                     heads[name] = sha
             return heads
+
+    def reviews(self) -> dict[str, str]:
+        """{"pull/12/head" or "merge-requests/7/head": sha} of the remote's review refs, if any."""
+        with self.lock:
+            result = self._git("for-each-ref", "--format=%(objectname) %(refname)", REVIEWS_PREFIX)
+            found: dict[str, str] = {}
+            for line in result.stdout.splitlines():
+                sha, _, ref = line.partition(" ")
+                found[ref.removeprefix(REVIEWS_PREFIX)] = sha
+            return found
+
+    def tree_of(self, sha: str) -> str:
+        """The tree id of commit ``sha`` (the same tree means the same fleet content)."""
+        with self.lock:
+            result = self._git("rev-parse", "--verify", "--end-of-options", f"{sha}^{{tree}}")
+            if not result.ok:
+                raise ConfigError(f"commit {sha[:12]} is not in the mirror")
+            return result.stdout.strip()
 
     def head(self, branch: str) -> str | None:
         """The fetched tip of ``origin/<branch>``, or None if it was not fetched (or is gone)."""

@@ -20,6 +20,7 @@ from controller.status.snapshot import (
     DeviceReport,
     DeviceTarget,
     JobLine,
+    ProposalReport,
     RevisionInfo,
     StatusSnapshot,
 )
@@ -31,6 +32,7 @@ from controller.store import (
     last_applied,
     latest_jobs,
     list_agents,
+    list_proposal_plans,
     list_revisions,
     read_observed,
 )
@@ -41,7 +43,7 @@ REJECTED_SHOWN = 20
 
 def _revision(row: RevisionRow) -> RevisionInfo:
     return RevisionInfo(sha=row.sha, summary=row.summary, author=row.author,
-                        committed_at=row.committed_at, problems=tuple(row.problems))
+                        committed_at=row.committed_at, problems=tuple(row.problems), note=row.plan_note or "")
 
 
 def _summaries(rows: Iterable[DeploymentTargetRow]) -> tuple[DeploymentSummary, ...]:
@@ -112,5 +114,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
         rejected=tuple(_revision(row) for row in rejected),
         clients=clients,
         msp_deployments=msp,
+        plans=tuple(ProposalReport(row.branch, row.head, row.valid, row.markdown)
+                    for row in list_proposal_plans(store)),
         source_error="" if source.ok else source.error,
     )

@@ -55,4 +55,6 @@ def render_status(snapshot: StatusSnapshot) -> Mapping[str, bytes]:
         put(f"clients/{client.name}.md", "client.md.j2", client=client, snap=snapshot)
         for device in client.devices:
             put(f"devices/{client.name}/{device.file_name}", "device.yaml.j2", device=device)
+    for proposal in snapshot.plans:
+        files[f"plans/{proposal.branch}.md"] = proposal.markdown.encode("utf-8")
     return files

@@ -13,6 +13,8 @@ class RevisionInfo:
     author: str
     committed_at: datetime | None
     problems: tuple[str, ...] = ()
+    note: str = ""
+    """For an applied revision merged from a planned proposal: how it compared with the plan."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,21 @@ class ClientReport:
 
 
 @dataclass(frozen=True)
+class ProposalReport:
+    branch: str
+    head: str
+    valid: bool
+    markdown: str
+
+
+@dataclass(frozen=True)
 class StatusSnapshot:
     applied: RevisionInfo | None
     rejected: tuple[RevisionInfo, ...]
     """Rejected revisions newer than the applied one first, newest first."""
     clients: tuple[ClientReport, ...]
     msp_deployments: tuple[DeploymentSummary, ...] = field(default=())
+    plans: tuple[ProposalReport, ...] = ()
+    """Published plans of the open proposals, by branch."""
     source_error: str = ""
     """Why the repository could not be fetched, while it cannot; empty when fetching works."""

@@ -13,7 +13,7 @@ can claim another client or another OS.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -242,3 +242,13 @@ def get_agent(store: Store, agent_id: str, client: str | None) -> AgentPublic:
     if row is None:
         raise NotFound(f"agent {agent_id} does not exist", hint="list agents with GET /api/agents")
     return _public(row)
+
+
+def agent_ids_of_clients(store: Store, clients: Collection[str]) -> set[str]:
+    """Every (unrevoked) agent of these clients: the devices a one-client commit can affect."""
+    if not clients:
+        return set()
+    with store.read() as session:
+        rows = session.execute(select(agents.c.id).where(agents.c.client.in_(sorted(clients)),
+                                                         agents.c.revoked_at.is_(None)))
+        return set(rows.scalars())

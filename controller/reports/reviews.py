@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.planning.reviewing import Review
-from controller.status.plan_report import MAX_NAMES, plan_json, render_plan
+from controller.reports.plans import MAX_NAMES, plan_json, render_plan
 
 
 def _cell(text: str) -> str:
