@@ -23,7 +23,7 @@ from typing import Any
 from controller.desired import DesiredState
 from controller.errors import ConfigError, RevisionInvalid
 from controller.gitsource import RepoMirror
-from controller.loading import GitTreeSource, load_revision
+from controller.loading import GitTreeSource, ParseCache, load_revision
 from controller.observed import ObservedState
 from controller.planning import Plan
 from controller.planning.reviewing import Review, invalid_review, review
@@ -55,8 +55,9 @@ def job_keys(jobs: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 
 class Proposals:
     def __init__(self, settings: ControllerSettings, store: Store, mirror: RepoMirror,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], parse_cache: ParseCache | None = None) -> None:
         self.settings = settings
+        self.parse_cache = parse_cache
         self.store = store
         self.mirror = mirror
         self.clock = clock
@@ -98,7 +99,7 @@ class Proposals:
     def publish(self, branch: str, head: str, applied: DesiredState | None, observed: ObservedState,
                 now: datetime) -> Review:
         try:
-            proposed = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path))
+            proposed = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path), self.parse_cache)
             result = review(branch, head, applied, proposed, observed, now)
         except RevisionInvalid as invalid:
             result = invalid_review(branch, head, applied.revision if applied else None,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from controller.desired import DesiredState
 from controller.errors import FleetwardError, RevisionInvalid, SourceUnavailable
 from controller.gitsource import Backoff, RepoMirror
-from controller.loading import GitTreeSource, load_revision
+from controller.loading import GitTreeSource, ParseCache, load_revision
 from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
 from controller.proposing import Proposals
@@ -118,7 +118,8 @@ class Reconciler:
         self.passes = 0
         self.fetches = 0
         self.branches: dict[str, str] = {}
-        self.proposals = Proposals(settings, store, mirror, clock)
+        self.parse_cache = ParseCache()
+        self.proposals = Proposals(settings, store, mirror, clock, self.parse_cache)
         self._replan_proposals = False
         self._check_merged: tuple[str, ProposalPlanRow] | None = None
 
@@ -172,7 +173,8 @@ class Reconciler:
         if row is None:
             return
         try:
-            self.applied = load_revision(GitTreeSource(self.mirror.path, row.sha, self.settings.path))
+            self.applied = load_revision(GitTreeSource(self.mirror.path, row.sha, self.settings.path),
+                                         self.parse_cache)
             self._last_head = row.sha
         except (RevisionInvalid, FleetwardError) as error:
             log.warning("could not restore applied revision %s: %s", row.sha[:12], error)
@@ -200,7 +202,7 @@ class Reconciler:
         self._last_head = head
         info = self.mirror.commit_info(head)
         try:
-            desired = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path))
+            desired = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path), self.parse_cache)
         except RevisionInvalid as invalid:
             problems = [str(problem) for problem in invalid.problems]
             record_rejected(self.store, head, self.settings.branch, info, problems, now)

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from controller.desired import DesiredState
 from controller.errors import RevisionInvalid
+from controller.loading.caching import ParseCache
 from controller.loading.checking import Candidate, Unseen, check, scope_of
-from controller.loading.parsing import parse_file
+from controller.loading.files import load_file
 from controller.loading.problems import Problem, problem
 from controller.loading.sources import DirectorySource, FileSource, GitTreeSource, SourceFile
-from controller.loading.validating import validate_document
-from schemas.limits import MAX_YAML_FILE_BYTES
 
 __all__ = [
     "DirectorySource",
     "FileSource",
     "GitTreeSource",
+    "ParseCache",
     "Problem",
     "SourceFile",
     "check_files",
@@ -34,45 +34,25 @@ __all__ = [
 ]
 
 
-def _read(file: SourceFile) -> tuple[bytes | None, Problem | None]:
-    """The file's bytes, or why it is not read: a link, or too big (its size is checked first)."""
-    if file.symlink:
-        return None, problem(file.path, 1, 1, f"{file.path} is a symbolic link; git keeps only the "
-                                              "link, not the file: commit the file itself")
-    if file.size > MAX_YAML_FILE_BYTES:
-        return None, problem(file.path, 1, 1, f"file is {file.size} bytes, over the "
-                                              f"{MAX_YAML_FILE_BYTES} byte limit; split it into "
-                                              "several files")
-    return file.read(), None
-
-
-def _load(source: FileSource) -> tuple[DesiredState, list[Problem]]:
+def _load(source: FileSource, cache: ParseCache | None = None) -> tuple[DesiredState, list[Problem]]:
     candidates: list[Candidate] = []
     problems: list[Problem] = []
     unseen = Unseen()
+    used: set[tuple[str, str]] = set()
     for file in source.files():
         scope, misplaced = scope_of(file.path)
         if misplaced is not None:
             problems.append(problem(file.path, 1, 1, misplaced))
             continue
-        raw, unread = _read(file)
-        if raw is None:
-            problems += [unread] if unread else []
+        result = cache.result(file, scope, used) if cache is not None else load_file(file, scope)
+        candidates += result.candidates
+        problems += result.problems
+        for kind, name in result.claims:
+            unseen.claim(kind, scope, name)
+        if result.opaque:
             unseen.opaque.add(scope)
-            continue
-        documents, parse_problems, complete = parse_file(file.path, raw)
-        problems += parse_problems
-        if not complete:
-            unseen.opaque.add(scope)
-        for document in documents:
-            resource, document_problems, claim = validate_document(document)
-            problems += document_problems
-            if resource is not None:
-                candidates.append(Candidate(resource, document, scope))
-            elif claim is not None:
-                unseen.claim(claim[0], scope, claim[1])
-            else:
-                unseen.opaque.add(scope)
+    if cache is not None:
+        cache.finish(used)
     desired, check_problems = check(candidates, unseen, source.revision)
     problems += check_problems
     return desired, sorted(set(problems))
@@ -83,9 +63,12 @@ def check_files(source: FileSource) -> list[Problem]:
     return _load(source)[1]
 
 
-def load_revision(source: FileSource) -> DesiredState:
-    """The desired state ``source`` declares; raises RevisionInvalid listing every problem."""
-    desired, problems = _load(source)
+def load_revision(source: FileSource, cache: ParseCache | None = None) -> DesiredState:
+    """The desired state ``source`` declares; raises RevisionInvalid listing every problem.
+
+    With ``cache``, files whose git blob was parsed before are not parsed again.
+    """
+    desired, problems = _load(source, cache)
     if problems:
         raise RevisionInvalid(source.revision, problems)
     return desired

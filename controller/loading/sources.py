@@ -36,6 +36,8 @@ class SourceFile:
     read: Callable[[], bytes]
     symlink: bool = False
     """Git stores a symbolic link as the link itself, never the file it points at."""
+    blob: str | None = None
+    """The git blob id when the content comes from git: same id, same content (for caching)."""
 
 
 class FileSource(Protocol):
@@ -108,7 +110,7 @@ class GitTreeSource:
             for blob in sorted(blobs, key=lambda b: str(b.path)):
                 relative = str(blob.path)[prefix:]
                 if is_fleet_file(relative):
-                    yield SourceFile(path=relative, size=blob.size, read=_blob_reader(blob),
+                    yield SourceFile(path=relative, size=blob.size, read=_blob_reader(blob), blob=blob.hexsha,
                                      symlink=blob.mode == git.Blob.link_mode)
 
 

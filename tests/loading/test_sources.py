@@ -141,3 +141,17 @@ def test_an_oversized_blob_is_rejected_from_git(tmp_path: Path) -> None:
 def test_a_directory_source_needs_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not a folder"):
         DirectorySource(tmp_path / "missing")
+
+
+def test_a_parse_cache_reparses_only_changed_files_and_gives_the_same_result(tmp_path):
+    from controller.loading import ParseCache
+
+    repo = init_repo(tmp_path / "repo")
+    first = commit(repo, minimal_fleet())
+    second = commit(repo, {"clients/acme/more.yaml": package_yaml(name="more")})
+    cache = ParseCache()
+    assert load_revision(GitTreeSource(repo, first), cache) == load_revision(GitTreeSource(repo, first))
+    assert (cache.hits, cache.misses) == (0, 2)
+    cached = load_revision(GitTreeSource(repo, second), cache)
+    assert (cache.hits, cache.misses) == (2, 3)
+    assert cached == load_revision(GitTreeSource(repo, second))
