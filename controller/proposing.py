@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import time
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -55,14 +56,16 @@ def job_keys(jobs: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 
 class Proposals:
     def __init__(self, settings: ControllerSettings, store: Store, mirror: RepoMirror,
-                 clock: Callable[[], datetime], parse_cache: ParseCache | None = None) -> None:
+                 clock: Callable[[], datetime], parse_cache: ParseCache | None = None,
+                 rebase_interval: float = 30.0) -> None:
         self.settings = settings
         self.parse_cache = parse_cache
         self.store = store
         self.mirror = mirror
         self.clock = clock
-        self._planned: dict[str, tuple[str, str | None]] = {}
-        """branch -> (head, applied revision) it was last planned for."""
+        self._planned: dict[str, tuple[str, str | None, float]] = {}
+        """branch -> (head, applied revision, monotonic time) it was last planned for."""
+        self.rebase_interval = rebase_interval
         self.plans_made = 0
 
     def heads(self, applied: DesiredState | None, branches: dict[str, str]) -> dict[str, str]:
@@ -85,15 +88,24 @@ class Proposals:
             if branch not in heads:
                 del self._planned[branch]
         base = applied.revision if applied is not None else None
-        due = [branch for branch, sha in sorted(heads.items())
-               if force or self._planned.get(branch) != (sha, base)]
+        moment = time.monotonic()
+
+        def is_due(branch: str, sha: str) -> bool:
+            planned = self._planned.get(branch)
+            if force or planned is None or planned[0] != sha:
+                return True  # new or moved: plan at once
+            # Only the applied revision moved: a busy main branch would otherwise re-plan every
+            # proposal on every commit; once per rebase_interval keeps plans fresh enough.
+            return planned[1] != base and moment - planned[2] >= self.rebase_interval
+
+        due = [branch for branch, sha in sorted(heads.items()) if is_due(branch, sha)]
         if not due:
             return []
         now = self.clock()
         observed = read_observed(self.store, now=now)
         for branch in due:
             self.publish(branch, heads[branch], applied, observed, now)
-            self._planned[branch] = (heads[branch], base)
+            self._planned[branch] = (heads[branch], base, time.monotonic())
         return due
 
     def publish(self, branch: str, head: str, applied: DesiredState | None, observed: ObservedState,

@@ -113,6 +113,7 @@ class Reconciler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._job_waiters: dict[str, asyncio.Event] = {}
+        self._proposals_wanted = asyncio.Event()
         self.job_listeners: list[Callable[[set[str]], None]] = []
         """Called (from a worker thread) with the agents whose jobs changed in a pass."""
         self.passes = 0
@@ -268,16 +269,38 @@ class Reconciler:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._proposals_wanted = asyncio.Event()
         await asyncio.to_thread(self.restore)
+        proposals = asyncio.create_task(self._plan_proposals(stop), name="proposals")
+        try:
+            await self._reconcile_loop(stop)
+        finally:
+            self._proposals_wanted.set()
+            await proposals
+
+    async def _plan_proposals(self, stop: asyncio.Event) -> None:
+        """Plan proposals after each fetch, in their own thread: a large review never delays jobs."""
+        while not stop.is_set():
+            await self._proposals_wanted.wait()
+            self._proposals_wanted.clear()
+            if stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(self.sync_proposals)
+            except Exception:
+                log.exception("planning proposals crashed; retrying after the next fetch")
+
+    async def _reconcile_loop(self, stop: asyncio.Event) -> None:
         next_fetch = next_full = next_maintenance = 0.0
         while not stop.is_set():
             try:
                 now = time.monotonic()
+                fetched = False
                 if self._fetch_requested or now >= next_fetch:
                     self._fetch_requested = False
                     try:
                         await asyncio.to_thread(self.sync_revision)
-                        await asyncio.to_thread(self.sync_proposals)
+                        fetched = True
                         self.backoff.reset()
                         next_fetch = time.monotonic() + self.settings.fetch_interval
                     except SourceUnavailable:
@@ -294,6 +317,8 @@ class Reconciler:
                     next_full = time.monotonic() + self.settings.full_reconcile_interval
                 elif dirty or self._check_merged is not None:
                     await asyncio.to_thread(self.reconcile, dirty)
+                if fetched:  # planned beside this loop: the applied branch never waits for proposals
+                    self._proposals_wanted.set()
             except FleetwardError as error:
                 log.warning("reconcile pass failed, retrying: %s", error)
                 self._full = True

@@ -20,7 +20,7 @@ from controller.gitsource import RepoMirror, commit_files, push_branch
 from controller.reconciling import Reconciler
 from controller.settings import ControllerSettings
 from controller.status.collecting import collect_snapshot
-from controller.status.rendering import render_status
+from controller.status.rendering import DeviceFileCache, render_status
 from controller.store import Store
 from schemas.fleet import DEFAULT_STATUS_BRANCH
 
@@ -39,6 +39,9 @@ class StatusPublisher:
         self.commits = 0
         self._unpushed = False
         self.last_error: str | None = None
+        self._device_files = DeviceFileCache()
+        self._last_files: dict[str, bytes] = {}
+        self._last_branch = ""
 
     @property
     def branch(self) -> str:
@@ -55,7 +58,9 @@ class StatusPublisher:
             return None
         snapshot = collect_snapshot(self.store, self.reconciler.applied, self.reconciler.source,
                                     self.clock(), online_window=3 * self.settings.checkin_interval)
-        files = render_status(snapshot)
+        files = render_status(snapshot, self._device_files)
+        if files == self._last_files and branch == self._last_branch and not self._unpushed:
+            return None  # nothing changed since the last report: no git work at all
         applied = snapshot.applied.sha[:12] if snapshot.applied else "none"
         devices = sum(len(client.devices) for client in snapshot.clients)
         message = f"Status: {devices} device{'s' if devices != 1 else ''}, applied revision {applied}"
@@ -68,6 +73,7 @@ class StatusPublisher:
             self._unpushed = True
             push_branch(self.mirror, branch, rebuild=commit)
             self._unpushed = False
+        self._last_files, self._last_branch = dict(files), branch
         if sha is not None:
             self.commits += 1
             log.info("status committed to %s: %s", branch, sha[:12])
