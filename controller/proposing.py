@@ -29,6 +29,7 @@ from controller.observed import ObservedState
 from controller.planning import Plan
 from controller.planning.reviewing import Review, invalid_review, review
 from controller.reports.reviews import review_json, review_markdown
+from controller.secrets import SealedSecrets, require_openable
 from controller.settings import ControllerSettings
 from controller.store import (
     ProposalPlanRow,
@@ -57,7 +58,7 @@ def job_keys(jobs: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 class Proposals:
     def __init__(self, settings: ControllerSettings, store: Store, mirror: RepoMirror,
                  clock: Callable[[], datetime], parse_cache: ParseCache | None = None,
-                 rebase_interval: float = 30.0) -> None:
+                 rebase_interval: float = 30.0, sealed: SealedSecrets | None = None) -> None:
         self.settings = settings
         self.parse_cache = parse_cache
         self.store = store
@@ -66,6 +67,7 @@ class Proposals:
         self._planned: dict[str, tuple[str, str | None, float]] = {}
         """branch -> (head, applied revision, monotonic time) it was last planned for."""
         self.rebase_interval = rebase_interval
+        self.sealed = sealed
         self.plans_made = 0
 
     def heads(self, applied: DesiredState | None, branches: dict[str, str]) -> dict[str, str]:
@@ -112,6 +114,8 @@ class Proposals:
                 now: datetime) -> Review:
         try:
             proposed = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path), self.parse_cache)
+            if self.sealed is not None:
+                proposed = require_openable(proposed, self.sealed)
             result = review(branch, head, applied, proposed, observed, now)
         except RevisionInvalid as invalid:
             result = invalid_review(branch, head, applied.revision if applied else None,

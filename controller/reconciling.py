@@ -25,11 +25,13 @@ from datetime import datetime, timedelta
 
 from controller.desired import DesiredState
 from controller.errors import FleetwardError, RevisionInvalid, SourceUnavailable
-from controller.gitsource import Backoff, RepoMirror
+from controller.gitsource import Backoff, RepoMirror, verify_commit
 from controller.loading import GitTreeSource, ParseCache, load_revision
+from controller.loading.problems import problem
 from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
 from controller.proposing import Proposals
+from controller.secrets import SealedSecrets, require_openable
 from controller.settings import ControllerSettings
 from controller.store import (
     ProposalPlanRow,
@@ -96,6 +98,7 @@ class Reconciler:
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
         backoff: Backoff | None = None,
+        sealed: SealedSecrets | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -120,7 +123,8 @@ class Reconciler:
         self.fetches = 0
         self.branches: dict[str, str] = {}
         self.parse_cache = ParseCache()
-        self.proposals = Proposals(settings, store, mirror, clock, self.parse_cache)
+        self.sealed = sealed
+        self.proposals = Proposals(settings, store, mirror, clock, self.parse_cache, sealed=sealed)
         self._replan_proposals = False
         self._check_merged: tuple[str, ProposalPlanRow] | None = None
 
@@ -174,8 +178,7 @@ class Reconciler:
         if row is None:
             return
         try:
-            self.applied = load_revision(GitTreeSource(self.mirror.path, row.sha, self.settings.path),
-                                         self.parse_cache)
+            self.applied = self.load(row.sha)
             self._last_head = row.sha
         except (RevisionInvalid, FleetwardError) as error:
             log.warning("could not restore applied revision %s: %s", row.sha[:12], error)
@@ -203,7 +206,8 @@ class Reconciler:
         self._last_head = head
         info = self.mirror.commit_info(head)
         try:
-            desired = load_revision(GitTreeSource(self.mirror.path, head, self.settings.path), self.parse_cache)
+            desired = self.load(head)
+            self.check_signature(head, desired)
         except RevisionInvalid as invalid:
             problems = [str(problem) for problem in invalid.problems]
             record_rejected(self.store, head, self.settings.branch, info, problems, now)
@@ -223,6 +227,30 @@ class Reconciler:
             self._poke()
         log.info("applied revision %s: %s", head[:12], info.summary)
         return True
+
+    def load(self, sha: str) -> DesiredState:
+        """Load and validate ``sha``; every sealed value must open with this controller's keys."""
+        desired = load_revision(GitTreeSource(self.mirror.path, sha, self.settings.path), self.parse_cache)
+        if self.sealed is not None:
+            desired = require_openable(desired, self.sealed)
+        return desired
+
+    def check_signature(self, sha: str, desired: DesiredState) -> None:
+        """Refuse ``sha`` unless an allowed signer signed it, when signatures are required.
+
+        The rule and the signers come from the applied revision, not from the commit being
+        checked, so a change of allowedSigners must itself be signed by a current signer. Only
+        before anything was applied does a revision's own fleet.yaml decide (trust on first use).
+        """
+        fleet = (self.applied or desired).fleet
+        if not fleet.require_signed_commits:
+            return
+        verdict = verify_commit(self.mirror, sha, fleet.allowed_signers, gnupg_home=self.settings.gnupg_home)
+        if not verdict.ok:
+            raise RevisionInvalid(sha, [problem("fleet.yaml", 1, 1,
+                                                f"commit {sha[:12]} is not applied: {verdict.reason} "
+                                                "(requireSignedCommits is on)")])
+        log.info("commit %s signed by %s", sha[:12], verdict.signer)
 
     def sync_proposals(self) -> None:
         """Plan new or moved proposal heads (never fatal to the apply loop)."""

@@ -24,6 +24,7 @@ from controller.errors import ConfigError
 from controller.gitsource import RepoMirror, watch_refs
 from controller.jobs.signing import JobSigner
 from controller.reconciling import Reconciler
+from controller.secrets import KeyFolder, SealedSecrets
 from controller.settings import ControllerSettings
 from controller.status.publishing import StatusPublisher
 from controller.store import Store
@@ -43,8 +44,11 @@ class Controller:
         self.settings = settings
         self.store = Store.open(settings.database_url)
         self.signer = JobSigner.load_or_create(settings.data_dir / "keys")
+        self.sealing_keys = KeyFolder(settings.data_dir / "keys")
+        self.sealing_keys.ensure()
+        self.sealed = SealedSecrets(self.sealing_keys)
         self.mirror = RepoMirror(settings.repo, settings.data_dir / "repo.git", protected={settings.branch})
-        self.reconciler = Reconciler(settings, self.store, self.mirror, clock)
+        self.reconciler = Reconciler(settings, self.store, self.mirror, clock, sealed=self.sealed)
         self.publisher = StatusPublisher(settings, self.store, self.mirror, self.reconciler, clock)
         self.context = ApiContext(store=self.store, signer=self.signer, settings=settings, clock=clock,
                                   notifier=self.reconciler, source_health=lambda: self.reconciler.source,
@@ -53,18 +57,25 @@ class Controller:
         self.context.webhook_secret = self._webhook_secret
         self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
+        self.app.state.sealing_keys = self.sealing_keys
         self.bound_port: int | None = None
         self._file_secret: bytes | None = None
 
     def _webhook_secret(self) -> bytes | None:
-        """From --webhook-secret-file, read once; else None (webhooks refused)."""
-        if self._file_secret is None and self.settings.webhook_secret_file is not None:
-            try:
-                text = self.settings.webhook_secret_file.read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise ConfigError(f"cannot read --webhook-secret-file: {error.strerror}") from None
-            self._file_secret = text.encode() if text else None
-        return self._file_secret
+        """From --webhook-secret-file (read once), else the applied Fleet's sealed webhookSecret,
+        opened in memory; None when neither is set (webhooks are then refused)."""
+        if self.settings.webhook_secret_file is not None:
+            if self._file_secret is None:
+                try:
+                    text = self.settings.webhook_secret_file.read_text(encoding="utf-8").strip()
+                except OSError as error:
+                    raise ConfigError(f"cannot read --webhook-secret-file: {error.strerror}") from None
+                self._file_secret = text.encode() if text else None
+            return self._file_secret
+        applied = self.reconciler.applied
+        if applied is not None and applied.fleet.webhook_secret:
+            return self.sealed.open(applied.fleet.webhook_secret).reveal().encode()
+        return None
 
     async def run(self, stop: asyncio.Event, *, sock: socket.socket | None = None,
                   ready: Callable[[str], None] | None = None) -> None:

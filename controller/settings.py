@@ -51,6 +51,8 @@ class ControllerSettings:
     """Serve agents over plain http on a non-loopback address (tests/labs only)."""
     watch_local: bool = True
     """For a local repository, also watch its refs (commits apply within ~2 s without a fetch timer)."""
+    gnupg_home: Path | None = None
+    """A GnuPG home holding the public keys of GPG signers (SSH signers need nothing)."""
     webhook_secret_file: Path | None = None
     """A file holding the webhook secret (else the Fleet's sealed webhookSecret is used)."""
     extra: dict[str, str] = field(default_factory=dict)

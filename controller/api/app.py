@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from controller.api import agent_routes, hooks, operator_routes, plan_routes
+from controller.api import agent_routes, hooks, operator_routes, plan_routes, seal_routes, write_routes
 from controller.api.context import ApiContext
 from controller.api.limits import BodySizeLimit
 from controller.api.problems import install_error_handlers
@@ -15,7 +15,8 @@ The Fleetward controller's HTTP API.
 * **Agent protocol** (`/api/agent/v1`): enrolment with a client's enrolment token, then check-in,
   inventory, job leasing and job events with the agent's credential.
 * **Operator API** (`/api`): bearer API tokens with a role (viewer, operator, admin) and an optional
-  client scope. Desired state is never changed here: it lives in git.
+  client scope. Desired-state writes become git commits (a proposal branch, or the applied branch with
+  `apiWrites: direct`).
 
 Errors are JSON `{"code": ..., "message": ...}` with a stable `code`.
 """
@@ -31,4 +32,6 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(operator_routes.router)
     app.include_router(plan_routes.router)
     app.include_router(hooks.router)
+    app.include_router(seal_routes.router)
+    app.include_router(write_routes.router)
     return app

@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
 
+MAX_SCRIPT_REQUEST_BYTES = 2 * 1024 * 1024
+"""A script library entry carries the script itself (up to 256 KiB of text, JSON-escaped)."""
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 """Push events list commits; large pushes make large bodies."""
 
@@ -21,6 +23,8 @@ MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 def default_cap(path: str) -> int:
     if path.endswith("/inventory"):
         return MAX_INVENTORY_BYTES
+    if path == "/api/scripts":
+        return MAX_SCRIPT_REQUEST_BYTES
     if path.startswith("/api/hooks/"):
         return MAX_WEBHOOK_BYTES
     return MAX_REQUEST_BYTES

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from controller.cli import ci_comment, database, demo, repository, serve, tokens
+from controller.cli import ci_comment, database, demo, repository, seal, serve, tokens
 from controller.errors import FleetwardError, TemporaryError
 
 EXIT_PROBLEMS = 1
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fleetward {version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, demo, repository, tokens, database, ci_comment):
+    for module in (serve, demo, repository, tokens, seal, database, ci_comment):
         module.register(commands)
     return parser
 

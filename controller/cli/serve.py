@@ -36,6 +36,9 @@ def register(commands: Any) -> None:
                        help="commit status at most this often (default: 60)")
     serve.add_argument("--checkin-interval", type=int, default=60, metavar="SECONDS",
                        help="how often agents check in (they add jitter; default: 60)")
+    serve.add_argument("--gnupg-home", type=Path, metavar="DIR",
+                       help="GnuPG home with the public keys of GPG signers in allowedSigners "
+                            "(SSH signers need nothing)")
     serve.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
                        help="file holding the shared secret for POST /api/hooks/git (GitHub/Gitea HMAC, "
                             "GitLab token); else the Fleet's sealed webhookSecret")
@@ -58,6 +61,7 @@ def settings_from(args: argparse.Namespace) -> ControllerSettings:
         db_url=database_url(args), listen=args.listen, fetch_interval=args.interval,
         status_interval=args.status_interval, checkin_interval=args.checkin_interval,
         allow_insecure_http=args.allow_insecure_http, webhook_secret_file=args.webhook_secret_file,
+        gnupg_home=args.gnupg_home,
     )
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from controller.loading.locating import KEY_MARK
+from schemas.secrets import SEALED_PATTERN
 
 PATTERN_HINTS = {
     "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$":
@@ -150,6 +151,11 @@ def reword(error: ErrorDetails, model: type[BaseModel], written: str | None) -> 
         return f"expected {_EXPECTED[kind]}{shown}{hint}"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
+        if pattern == SEALED_PATTERN:
+            # Never echo it: what sits in a sealed field may be a pasted plaintext secret.
+            return (f"{subject} takes a value sealed with 'fleetward seal' (sealed:v1:...); what is written "
+                    "here is not shown, as it may be a plaintext secret: seal it, and treat the plaintext as "
+                    "exposed (it is in git history)")
         return f"{subject} {PATTERN_HINTS.get(pattern, f'must match {pattern}')}{shown}"
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))

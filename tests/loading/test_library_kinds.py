@@ -77,3 +77,12 @@ def test_policy_templates_are_refused_until_they_exist(tmp_path):
     assert [str(p) for p in check_files(DirectorySource(tmp_path))] == [
         "clients/acme/policy.yaml:6:13: policy templates are not available yet; write the checks inline "
         "under 'checks'"]
+
+
+def test_a_plaintext_in_a_sealed_field_is_never_echoed(tmp_path):
+    licence = LICENSE.replace("  seats: 25\n", "  seats: 25\n  key: ABCDE-12345-PLAIN-SECRET\n")
+    write_files(tmp_path, {"clients/acme/client.yaml": ACME_CLIENT, "clients/acme/license.yaml": licence})
+    (problem,) = [str(p) for p in check_files(DirectorySource(tmp_path))]
+    assert problem.startswith("clients/acme/license.yaml:8:8: ")
+    assert "sealed with 'fleetward seal'" in problem
+    assert "PLAIN-SECRET" not in problem

@@ -29,6 +29,8 @@ def _example_documents():
     yaml = YAML(typ="safe")
     for folder in ("examples", "fleet-repo-template"):
         for path in sorted((REPO / folder).rglob("*.yaml")):
+            if any(part.startswith(".") for part in path.relative_to(REPO / folder).parts):
+                continue  # CI and tool configuration, not fleet resources
             for index, document in enumerate(yaml.load_all(path.read_text(encoding="utf-8"))):
                 if document is not None:
                     yield pytest.param(document, id=f"{path.relative_to(REPO)}#{index}")

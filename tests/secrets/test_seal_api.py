@@ -9,24 +9,16 @@ import subprocess
 import httpx
 import pytest
 
-from controller.api import seal_routes
 from controller.secrets import KeyFolder, SealedSecrets, find_sealed
 from tests.secrets.commands import fleetward
 from tests.secrets.fleets import fleet_yaml, licence_yaml
 from tests.support.fleets import minimal_fleet
 from tests.support.gitrepos import commit, git
-from tests.support.running import RunningController, run_controller, wait_until
+from tests.support.running import run_controller, wait_until
 
 WEBHOOK = "gh-webhook-secret-a71f55c2"
 LICENCE = "M365-LICENCE-KEY-Q7RT-22XZ"
 NEW_LICENCE = "M365-LICENCE-KEY-NEXT-9KWM"
-
-
-def serve_seal_route(running: RunningController) -> None:
-    """Until controller/api/app.py includes the router, add it to the running app."""
-    app = running.controller.app
-    if not any(getattr(route, "path", "") == "/api/seal/public-key" for route in app.routes):
-        app.include_router(seal_routes.router)
 
 
 def seal_with_server(url: str, value: str) -> str:
@@ -51,7 +43,6 @@ def test_the_public_key_needs_no_token_and_follows_rotation(tmp_path, remote, sq
     repo, _clone, base = remote
     with run_controller(f"file://{repo}", tmp_path / "ctl", sqlite_url) as running:
         running.wait_applied(base)
-        serve_seal_route(running)
         response = httpx.get(f"{running.url}/api/seal/public-key", timeout=10)
         assert response.status_code == 200
         folder = KeyFolder(tmp_path / "ctl" / "keys")
@@ -68,7 +59,6 @@ def test_the_public_key_needs_no_token_and_follows_rotation(tmp_path, remote, sq
 def test_a_pinned_key_id_must_match_the_server(tmp_path, remote, sqlite_url):
     repo, _clone, _base = remote
     with run_controller(f"file://{repo}", tmp_path / "ctl", sqlite_url) as running:
-        serve_seal_route(running)
         done = fleetward("seal", "--server", running.url, "--key-id", "0123456789abcdef", stdin=LICENCE)
         assert done.returncode == 2
         assert done.stdout == ""
@@ -83,7 +73,6 @@ def test_seal_through_the_server_commit_apply_plan_and_the_plaintext_is_nowhere(
     caplog.set_level(logging.DEBUG)
     with run_controller(f"file://{repo}", tmp_path / "ctl", sqlite_url) as running:
         running.wait_applied(base)
-        serve_seal_route(running)
         hook, key = seal_with_server(running.url, WEBHOOK), seal_with_server(running.url, LICENCE)
         applied = commit(clone, {"fleet.yaml": fleet_yaml(hook), "clients/acme/licences.yaml": licence_yaml(key)},
                          "sealed webhook secret and ACME's Microsoft 365 licence")

@@ -17,10 +17,9 @@ import pytest
 from controller.loading import GitTreeSource, load_revision
 from controller.store import list_audit
 from tests.support.gitrepos import git
-from tests.support.running import RunningController
+from tests.support.running import RunningController, run_controller
 from tests.writing.conftest import Remote, make_remote
 from tests.writing.fleet import fleet_files, package_body
-from tests.writing.serving import serve
 from tests.writing.texts import RICH, load_yaml
 
 SEALED = "sealed:v1:0123456789abcdef:" + "A" * 60
@@ -28,7 +27,7 @@ SEALED = "sealed:v1:0123456789abcdef:" + "A" * 60
 
 @pytest.fixture
 def served(tmp_path: Path, remote: Remote, database_url: str) -> Iterator[RunningController]:
-    with serve(remote.url, tmp_path / "controller", database_url) as running:
+    with run_controller(remote.url, tmp_path / "controller", database_url) as running:
         running.wait_applied(remote.tip())
         yield running
 
@@ -36,7 +35,7 @@ def served(tmp_path: Path, remote: Remote, database_url: str) -> Iterator[Runnin
 @pytest.fixture
 def direct(tmp_path: Path, database_url: str) -> Iterator[tuple[RunningController, Remote]]:
     remote = make_remote(tmp_path / "direct", fleet_files(mode="direct"))
-    with serve(remote.url, tmp_path / "controller", database_url) as running:
+    with run_controller(remote.url, tmp_path / "controller", database_url) as running:
         running.wait_applied(remote.tip())
         yield running, remote
 
