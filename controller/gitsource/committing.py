@@ -86,11 +86,11 @@ def _parent(mirror: RepoMirror, local: str | None, remote: str | None) -> str | 
 def _write_tree(mirror: RepoMirror, entries: list[tuple[str, bytes]]) -> str:
     with tempfile.TemporaryDirectory(prefix="fleetward-tree-") as scratch:
         folder = Path(scratch)
-        blobs = _write_blobs(mirror, folder, [content for _, content in entries])
+        blobs = write_blobs(mirror, folder, [content for _, content in entries])
         lines = (f"{FILE_MODE} {blob}\t{path}\0" for (path, _), blob in zip(entries, blobs, strict=True))
         listing = "".join(lines).encode()
         index = {"GIT_INDEX_FILE": str(folder / "index")}
-        result = _git_with_input(mirror, ["update-index", "-z", "--index-info"], listing, env=index)
+        result = git_with_input(mirror, ["update-index", "-z", "--index-info"], listing, env=index)
         if result.ok:
             result = run_git(mirror.repo, ["write-tree"], timeout=LOCAL_TIMEOUT, env=index)
     if not result.ok:
@@ -98,7 +98,8 @@ def _write_tree(mirror: RepoMirror, entries: list[tuple[str, bytes]]) -> str:
     return result.stdout.strip()
 
 
-def _write_blobs(mirror: RepoMirror, folder: Path, contents: list[bytes]) -> list[str]:
+def write_blobs(mirror: RepoMirror, folder: Path, contents: list[bytes]) -> list[str]:
+    """Store ``contents`` as blobs in the mirror (scratch files in ``folder``); their ids, in order."""
     # One `git hash-object --stdin-paths` for all files rather than a process per blob (a
     # status tree holds a file per device). The scratch files are named by position, so no
     # file path from the caller ever reaches the file system; git skips blobs it already has.
@@ -107,7 +108,7 @@ def _write_blobs(mirror: RepoMirror, folder: Path, contents: list[bytes]) -> lis
         blob = folder / f"blob-{number}"
         blob.write_bytes(content)
         names.append(str(blob))
-    result = _git_with_input(mirror, ["hash-object", "-w", "--no-filters", "--stdin-paths"],
+    result = git_with_input(mirror, ["hash-object", "-w", "--no-filters", "--stdin-paths"],
                              "".join(f"{name}\n" for name in names).encode())
     shas = result.stdout.split()
     if not result.ok or len(shas) != len(contents):
@@ -115,7 +116,7 @@ def _write_blobs(mirror: RepoMirror, folder: Path, contents: list[bytes]) -> lis
     return shas
 
 
-def _git_with_input(mirror: RepoMirror, args: list[str], data: bytes,
+def git_with_input(mirror: RepoMirror, args: list[str], data: bytes,
                     env: dict[str, str] | None = None) -> GitResult:
     # GitPython hands stdin to the process as a file, so it must be a real one (BytesIO has
     # no file descriptor).

@@ -56,7 +56,7 @@ def push_branch(mirror: RepoMirror, branch: str, rebuild: Callable[[], object] |
                              timeout=mirror.timeout)
             if result.ok:
                 return
-            reason = _rejection(result, ref)
+            reason = push_rejection(result, ref)
             if reason is not None and "checked out" in reason:
                 raise ConfigError(
                     f"cannot push {branch!r} to {mirror.display_source}: that repository has {branch!r} "
@@ -83,7 +83,7 @@ def push_branch(mirror: RepoMirror, branch: str, rebuild: Callable[[], object] |
                             delay=1.0)
 
 
-def _rejection(result: GitResult, ref: str) -> str | None:
+def push_rejection(result: GitResult, ref: str) -> str | None:
     """The reason git gave for refusing ``ref`` ("fetch first", ...), from ``--porcelain`` output."""
     # Porcelain lines are "<flag>\t<from>:<to>\t<summary> (<reason>)"; "!" marks a refusal.
     for line in result.stdout.splitlines():

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from controller.errors import TemporaryError
+from controller.gitsource.committing import git_with_input, write_blobs
 from controller.gitsource.running import LOCAL_TIMEOUT, GitResult, failure, run_git
 from controller.writing.trees import BaseTree
 
@@ -54,10 +55,10 @@ def build_commit(base: BaseTree, changes: Mapping[str, bytes], message: str, *, 
         result = run_git(mirror.repo, ["read-tree", base.sha], timeout=LOCAL_TIMEOUT, env=index)
         _check(result, f"reading commit {base.sha[:12]}")
         paths = sorted(changes)
-        blobs = _write_blobs(base, folder, [changes[path] for path in paths])
+        blobs = write_blobs(base.mirror, folder, [changes[path] for path in paths])
         listing = "".join(f"{_mode(base, path)} {blob}\t{base.repo_path(path)}\0"
                           for path, blob in zip(paths, blobs, strict=True))
-        result = _with_input(base, ["update-index", "-z", "--index-info"], listing.encode(), index)
+        result = git_with_input(base.mirror, ["update-index", "-z", "--index-info"], listing.encode(), env=index)
         _check(result, "laying the changed files over the base")
         result = run_git(mirror.repo, ["write-tree"], timeout=LOCAL_TIMEOUT, env=index)
         _check(result, "writing the tree")
@@ -76,28 +77,6 @@ def build_commit(base: BaseTree, changes: Mapping[str, bytes], message: str, *, 
 def _mode(base: BaseTree, path: str) -> str:
     entry = base.entry(path)
     return EXECUTABLE if entry is not None and entry.mode == EXECUTABLE else REGULAR
-
-
-def _write_blobs(base: BaseTree, folder: Path, contents: list[bytes]) -> list[str]:
-    # The scratch files are named by position, so no caller's path touches the file system.
-    names = []
-    for number, content in enumerate(contents):
-        blob = folder / f"blob-{number}"
-        blob.write_bytes(content)
-        names.append(str(blob))
-    result = _with_input(base, ["hash-object", "-w", "--no-filters", "--stdin-paths"],
-                         "".join(f"{name}\n" for name in names).encode())
-    shas = result.stdout.split()
-    if not result.ok or len(shas) != len(contents):
-        raise TemporaryError(failure(result, f"writing blobs in {base.mirror.path}", LOCAL_TIMEOUT))
-    return shas
-
-
-def _with_input(base: BaseTree, args: list[str], data: bytes, env: dict[str, str] | None = None) -> GitResult:
-    with tempfile.TemporaryFile() as stdin:  # GitPython needs a real file for stdin
-        stdin.write(data)
-        stdin.seek(0)
-        return run_git(base.mirror.repo, args, timeout=LOCAL_TIMEOUT, env=env, stdin=stdin)
 
 
 def _check(result: GitResult, action: str) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from controller.errors import SourceUnavailable
 from controller.gitsource import RepoMirror
 from controller.gitsource.mirroring import REMOTE
+from controller.gitsource.pushing import push_rejection
 from controller.gitsource.refnames import check_branch
-from controller.gitsource.running import GitResult, failure, run_git
+from controller.gitsource.running import failure, run_git
 from controller.writing.errors import PushRefused
 
 RACES = ("stale info", "fetch first", "non-fast-forward", "already exists", "failed to update ref",
@@ -36,7 +37,7 @@ def push_commit(mirror: RepoMirror, sha: str, branch: str, expected: str | None)
                          timeout=mirror.timeout)
     if result.ok:
         return True
-    reason = _rejection(result, ref)
+    reason = push_rejection(result, ref)
     if reason is None:
         raise SourceUnavailable(failure(result, f"git push of {branch!r} to {mirror.display_source}",
                                         mirror.timeout),
@@ -46,15 +47,3 @@ def push_commit(mirror: RepoMirror, sha: str, branch: str, expected: str | None)
     raise PushRefused(f"{mirror.display_source} refused the push to {branch!r}: {reason}",
                       hint="allow the controller to push this branch (branch protection, hooks), or set "
                            "apiWrites: proposal in fleet.yaml so writes go to proposal branches")
-
-
-def _rejection(result: GitResult, ref: str) -> str | None:
-    """git's reason for refusing ``ref`` ("stale info", "pre-receive hook declined", ...)."""
-    # Porcelain lines are "<flag>\t<from>:<to>\t<summary> (<reason>)"; "!" marks a refusal.
-    for line in result.stdout.splitlines():
-        flag, _, rest = line.partition("\t")
-        refs, _, summary = rest.partition("\t")
-        if flag == "!" and refs.endswith(f":{ref}"):
-            _, _, reason = summary.partition("(")
-            return reason.rstrip(")").strip() or summary.strip()
-    return None
