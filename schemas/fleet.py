@@ -38,6 +38,36 @@ class Signer(SpecModel):
         return self
 
 
+class DellWarranty(SpecModel):
+    """Dell TechDirect warranty API: OAuth2 client credentials."""
+
+    client_id: SealedValue
+    client_secret: SealedValue
+    base_url: str = Field(default="https://apigtwb2c.us.dell.com", pattern=r"^https?://")
+
+
+class LenovoWarranty(SpecModel):
+    """Lenovo warranty API: a client id sent in the ClientID header."""
+
+    client_id: SealedValue
+    base_url: str = Field(default="https://supportapi.lenovo.com", pattern=r"^https?://")
+
+
+class HpWarranty(SpecModel):
+    """HP warranty API: an API key and secret exchanged for a token."""
+
+    api_key: SealedValue
+    api_secret: SealedValue
+    base_url: str = Field(default="https://warranty.api.hp.com", pattern=r"^https?://")
+
+
+class WarrantySettings(SpecModel):
+    dell: DellWarranty | None = None
+    lenovo: LenovoWarranty | None = None
+    hp: HpWarranty | None = None
+    cache_days: int = Field(default=30, ge=1, le=365, description="Re-ask a vendor this often per serial.")
+
+
 class FleetSpec(SpecModel):
     display_name: str = Field(default="", max_length=200)
     status_branch: str = Field(
@@ -57,6 +87,7 @@ class FleetSpec(SpecModel):
     require_signed_commits: bool = Field(
         default=False, description="Apply a head commit only when an allowed signer signed it.")
     allowed_signers: list[Signer] = Field(default_factory=list, max_length=500)
+    warranty: WarrantySettings = Field(default_factory=WarrantySettings)
     webhook_secret: SealedValue | None = Field(
         default=None, description="Shared secret for POST /api/hooks/git, sealed with 'fleetward seal'.")
 

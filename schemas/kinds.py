@@ -13,8 +13,9 @@ from schemas.packages import Package
 from schemas.policies import Policy
 from schemas.resources import KINDS, Resource
 from schemas.scripts import Script
+from schemas.warranties import Warranty
 
 __all__ = [
     "KINDS", "AlertTicketRule", "Client", "Deployment", "DeviceGroup", "Fleet", "License", "Package",
-    "Policy", "Resource", "Script",
+    "Policy", "Resource", "Script", "Warranty",
 ]

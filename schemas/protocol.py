@@ -7,11 +7,12 @@ Every body has a size cap (``schemas.limits``) and unknown fields are refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
 
+from schemas.inventory import HardwareInventory, LicenseKeyItem, NetworkNeighbour
 from schemas.jobs import JobAction, SignedJob, WireModel
 from schemas.limits import MAX_JOB_OUTPUT_CHARS
 from schemas.packages import OsName
@@ -59,6 +60,8 @@ class CheckinResponse(WireModel):
     inventory: Literal["none", "changed", "full"]
     checkin_interval_seconds: int
     server_time: datetime
+    config_version: str = Field(
+        default="", description="Version of GET /config; fetch it when it differs from the one held.")
 
 
 SoftwareSource = Literal[
@@ -72,6 +75,7 @@ class SoftwareItem(WireModel):
     source: SoftwareSource = "other"
     arch: str = Field(default="", max_length=50)
     publisher: str = Field(default="", max_length=500)
+    install_date: date | None = None
 
 
 class ManagedItem(WireModel):
@@ -83,7 +87,7 @@ class ManagedItem(WireModel):
     installed_at: datetime | None = None
 
 
-InventorySection = Literal["facts", "software", "managed"]
+InventorySection = Literal["facts", "software", "managed", "hardware", "licenses", "network"]
 
 
 class InventoryReport(WireModel):
@@ -93,6 +97,9 @@ class InventoryReport(WireModel):
     facts: Facts | None = None
     software: list[SoftwareItem] | None = Field(default=None, max_length=20_000)
     managed: list[ManagedItem] | None = Field(default=None, max_length=10_000)
+    hardware: HardwareInventory | None = None
+    licenses: list[LicenseKeyItem] | None = Field(default=None, max_length=100)
+    network: list[NetworkNeighbour] | None = Field(default=None, max_length=4096)
     hashes: dict[InventorySection, str] = Field(default_factory=dict)
 
 

@@ -13,13 +13,14 @@ autoincrement integer key so their order is the insertion order.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -71,7 +72,8 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {datetime: UtcDateTime, date: Date, dict[str, Any]: JSON, list[str]: JSON,
+                           list[int]: JSON}
 
 
 class Agent(Base):
@@ -139,6 +141,144 @@ class SoftwareInventoryItem(Base):
     arch: Mapped[str] = mapped_column(String(50))
     publisher: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime]
+    install_date: Mapped[date | None]
+
+
+class HardwareInventory(Base):
+    """One row per device: the agent's whole hardware report, plus the columns people search by."""
+
+    __tablename__ = "asset_hardware_inventory"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    client: Mapped[str] = mapped_column(String(CLIENT), index=True)
+    manufacturer: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(500))
+    serial: Mapped[str] = mapped_column(String(500), index=True)
+    cpu_model: Mapped[str] = mapped_column(String(500))
+    cpu_cores: Mapped[int] = mapped_column(Integer)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    disk_bytes: Mapped[int] = mapped_column(BigInteger)
+    os_name: Mapped[str] = mapped_column(String(500))
+    os_version: Mapped[str] = mapped_column(String(500))
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class LicenseKey(Base):
+    """A licence key an agent found on its device (Windows product key); the key is stored sealed."""
+
+    __tablename__ = "asset_license_keys"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    product: Mapped[str] = mapped_column(String(500), primary_key=True)
+    client: Mapped[str] = mapped_column(String(CLIENT), index=True)
+    channel: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(STATE))
+    partial_key: Mapped[str] = mapped_column(String(10))
+    sealed_key: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class AssetLicense(Base):
+    """A License resource of the applied revision and its computed compliance."""
+
+    __tablename__ = "asset_licenses"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    product: Mapped[str] = mapped_column(String(200))
+    vendor: Mapped[str] = mapped_column(String(200))
+    seats: Mapped[int] = mapped_column(Integer)
+    seats_used: Mapped[int] = mapped_column(Integer)
+    expires: Mapped[date | None]
+    state: Mapped[str] = mapped_column(String(STATE))
+    """ok, over-deployed, expiring, expired, untracked (no consumedBy rule)."""
+    detail: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(1024))
+    updated_at: Mapped[datetime]
+
+
+class AssetWarranty(Base):
+    """Warranty per serial: a vendor lookup (cached with a TTL) or a manual record from git."""
+
+    __tablename__ = "asset_warranties"
+
+    serial: Mapped[str] = mapped_column(String(100), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(STATE))
+    """dell, lenovo, hp, manual."""
+    model: Mapped[str] = mapped_column(String(500))
+    start: Mapped[date | None]
+    end: Mapped[date | None]
+    service_level: Mapped[str] = mapped_column(String(500))
+    data: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime | None]
+    fresh_until: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, server_default="")
+    next_attempt_at: Mapped[datetime | None]
+
+
+class NetworkDevice(Base):
+    """A device some agent of a client saw on its networks."""
+
+    __tablename__ = "asset_network_devices"
+    __table_args__ = (UniqueConstraint("client", "ip", "mac"),)
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(CLIENT), index=True)
+    ip: Mapped[str] = mapped_column(String(60))
+    mac: Mapped[str] = mapped_column(String(40))
+    """Lower-case colon form, or "" when unknown (a scan across a router)."""
+    hostname: Mapped[str] = mapped_column(String(500))
+    vendor: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(STATE))
+    open_ports: Mapped[list[int]]
+    seen_by: Mapped[str] = mapped_column(String(AGENT_ID))
+    managed_agent_id: Mapped[str | None] = mapped_column(String(AGENT_ID))
+    """The enrolled agent with this MAC address, when there is one."""
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class AssetChange(Base):
+    """One change of a device's inventory: what, old -> new, when."""
+
+    __tablename__ = "asset_history"
+    __table_args__ = (Index(None, "agent_id", "id"), Index(None, "client", "id"))
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    at: Mapped[datetime]
+    section: Mapped[str] = mapped_column(String(STATE))
+    change: Mapped[str] = mapped_column(String(STATE))
+    """added, removed, changed."""
+    item: Mapped[str] = mapped_column(String(500))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """An alert, raised by an agent monitor or by the controller (licences, warranties)."""
+
+    __tablename__ = "agent_alert_history"
+    __table_args__ = (Index(None, "client", "state"), Index(None, "key", "state"))
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    agent_id: Mapped[str | None] = mapped_column(String(AGENT_ID))
+    type: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(STATE))
+    key: Mapped[str] = mapped_column(String(500))
+    """Identity for deduplication: one open alert per key."""
+    state: Mapped[str] = mapped_column(String(STATE))
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]]
+    raised_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+    service_request_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ManagedSoftware(Base):
@@ -316,6 +456,13 @@ jobs = cast(Table, Job.__table__)
 job_events = cast(Table, JobEvent.__table__)
 revisions = cast(Table, Revision.__table__)
 proposal_plans = cast(Table, ProposalPlan.__table__)
+hardware_inventory = cast(Table, HardwareInventory.__table__)
+license_keys = cast(Table, LicenseKey.__table__)
+asset_licenses = cast(Table, AssetLicense.__table__)
+asset_warranties = cast(Table, AssetWarranty.__table__)
+network_devices = cast(Table, NetworkDevice.__table__)
+asset_history = cast(Table, AssetChange.__table__)
+alerts = cast(Table, Alert.__table__)
 software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)
