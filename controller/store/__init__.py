@@ -26,6 +26,7 @@ from controller.store.agents import (
     list_agents,
     revoke_agent,
 )
+from controller.store.alerts import AlertRow, clear_alert, clear_alerts_except, list_alerts, raise_alert
 from controller.store.audit import AuditRecord, list_audit, record_audit
 from controller.store.engine import Store, store_errors, upgrade
 from controller.store.inventory import (
@@ -95,6 +96,7 @@ from controller.store.tokens import (
 __all__ = [
     "AgentPrincipal",
     "AgentPublic",
+    "AlertRow",
     "ApiPrincipal",
     "AuditRecord",
     "CheckinState",
@@ -119,6 +121,8 @@ __all__ = [
     "authenticate_agent",
     "authenticate_api_token",
     "checkin",
+    "clear_alert",
+    "clear_alerts_except",
     "create_api_token",
     "create_enrollment_token",
     "deployment_status",
@@ -140,6 +144,7 @@ __all__ = [
     "latest_jobs",
     "lease_jobs",
     "list_agents",
+    "list_alerts",
     "list_audit",
     "list_deployments",
     "list_job_events",
@@ -151,6 +156,7 @@ __all__ = [
     "list_tokens",
     "note_applied_plan",
     "plan_for_tree",
+    "raise_alert",
     "read_observed",
     "record_applied",
     "record_audit",

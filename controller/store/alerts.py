@@ -1,0 +1,92 @@
+"""Alerts: raised by agent monitors or by the controller (licences, warranties), one open alert per key.
+
+``raise_alert`` is idempotent for an open alert with the same key (it refreshes message and
+detail); ``clear_alert`` closes it. Alert-to-ticket rules (a later part) turn open alerts into
+service requests; ``service_request_id`` links them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+
+from controller.store.engine import Store
+from controller.store.tables import alerts
+
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    client: str
+    agent_id: str | None
+    type: str
+    severity: str
+    key: str
+    state: str
+    message: str
+    detail: dict[str, Any]
+    raised_at: datetime
+    updated_at: datetime
+    cleared_at: datetime | None
+    service_request_id: int | None
+
+
+def raise_alert(store: Store, *, client: str, agent_id: str | None, type: str, severity: Severity,
+                key: str, message: str, detail: dict[str, Any] | None = None, now: datetime) -> tuple[int, bool]:
+    """Open the alert ``key`` or refresh it if open; (alert id, whether it was newly raised)."""
+    with store.write() as session:
+        found = session.execute(select(alerts.c.id, alerts.c.message, alerts.c.severity)
+                                .where(alerts.c.key == key, alerts.c.state == "open")).first()
+        if found is not None:
+            if found.message != message or found.severity != severity:
+                session.execute(update(alerts).where(alerts.c.id == found.id).values(
+                    message=message, severity=severity, detail=detail or {}, updated_at=now))
+            return int(found.id), False
+        created = session.execute(alerts.insert().values(
+            client=client, agent_id=agent_id, type=type, severity=severity, key=key, state="open",
+            message=message, detail=detail or {}, raised_at=now, updated_at=now, cleared_at=None,
+        ).returning(alerts.c.id)).scalar_one()
+        return int(created), True
+
+
+def clear_alert(store: Store, key: str, now: datetime) -> bool:
+    """Clear the open alert ``key``; True when one was open."""
+    with store.write() as session:
+        cleared = session.execute(update(alerts).where(alerts.c.key == key, alerts.c.state == "open")
+                                  .values(state="cleared", cleared_at=now, updated_at=now)
+                                  .returning(alerts.c.id)).scalars().all()
+        return bool(cleared)
+
+
+def clear_alerts_except(store: Store, prefix: str, keep: Collection[str], now: datetime) -> int:
+    """Clear every open alert whose key starts with ``prefix`` and is not in ``keep``."""
+    with store.write() as session:
+        open_keys = session.execute(select(alerts.c.key).where(alerts.c.state == "open",
+                                                               alerts.c.key.startswith(prefix))).scalars().all()
+        gone = [key for key in open_keys if key not in keep]
+        if gone:
+            session.execute(update(alerts).where(alerts.c.key.in_(gone), alerts.c.state == "open")
+                            .values(state="cleared", cleared_at=now, updated_at=now))
+        return len(gone)
+
+
+def list_alerts(store: Store, client: str | None, *, state: str | None = None, agent_id: str | None = None,
+                type: str | None = None, limit: int = 500) -> list[AlertRow]:
+    statement = select(*alerts.c).order_by(alerts.c.id.desc()).limit(max(1, min(limit, 5000)))
+    if client is not None:
+        statement = statement.where(alerts.c.client == client)
+    if state is not None:
+        statement = statement.where(alerts.c.state == state)
+    if agent_id is not None:
+        statement = statement.where(alerts.c.agent_id == agent_id)
+    if type is not None:
+        statement = statement.where(alerts.c.type == type)
+    with store.read() as session:
+        return [AlertRow.model_validate(dict(row)) for row in session.execute(statement).mappings()]
