@@ -27,6 +27,7 @@ from controller.desired import DesiredState
 from controller.errors import FleetwardError, RevisionInvalid, SourceUnavailable
 from controller.gitsource import Backoff, RepoMirror, verify_commit
 from controller.loading import GitTreeSource, ParseCache, load_revision
+from controller.licensing import refresh_licences
 from controller.loading.problems import problem
 from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
@@ -51,6 +52,8 @@ from schemas.ids import AgentId
 log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 15.0
+LICENCE_INTERVAL = 300.0
+"""Licence compliance is recomputed this often (and after every applied revision)."""
 ERROR_PAUSE = 2.0
 
 
@@ -120,6 +123,8 @@ class Reconciler:
         self.job_listeners: list[Callable[[set[str]], None]] = []
         """Called (from a worker thread) with the agents whose jobs changed in a pass."""
         self.passes = 0
+        self._licences_due = True
+        self._licences_at = 0.0
         self.fetches = 0
         self.branches: dict[str, str] = {}
         self.parse_cache = ParseCache()
@@ -216,6 +221,7 @@ class Reconciler:
             return False
         record_applied(self.store, head, self.settings.branch, info, desired, now)
         previous, self.applied = self.applied, desired
+        self._licences_due = True
         published = self.proposals.published_for(head)
         self._check_merged = (head, published) if published is not None else None
         clients = touched_clients(resource_changes(previous, desired)) if previous is not None else None
@@ -287,6 +293,10 @@ class Reconciler:
 
     def maintain(self) -> None:
         now = self.clock()
+        if self._licences_due or time.monotonic() >= self._licences_at:
+            self._licences_due = False
+            refresh_licences(self.store, self.applied, now)
+            self._licences_at = time.monotonic() + LICENCE_INTERVAL
         requeued = requeue_stale_leases(self.store, now, self.settings.max_deliveries)
         expired = expire_jobs(self.store, now)
         if requeued or expired:
@@ -333,7 +343,7 @@ class Reconciler:
                         next_fetch = time.monotonic() + self.settings.fetch_interval
                     except SourceUnavailable:
                         next_fetch = time.monotonic() + self.backoff.next_delay()
-                if now >= next_maintenance:
+                if now >= next_maintenance or self._licences_due:
                     await asyncio.to_thread(self.maintain)
                     next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL
                 with self._guard:
