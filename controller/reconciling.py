@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from controller.desired import DesiredState
 from controller.errors import FleetwardError, RevisionInvalid, SourceUnavailable
 from controller.gitsource import Backoff, RepoMirror, verify_commit
-from controller.loading import GitTreeSource, ParseCache, load_revision
 from controller.licensing import refresh_licences
+from controller.loading import GitTreeSource, ParseCache, load_revision
 from controller.loading.problems import problem
 from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
