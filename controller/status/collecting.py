@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from controller.desired import DesiredState
 from controller.reconciling import SourceHealth
+from controller.status.assets import collect_assets
 from controller.status.snapshot import (
     ClientReport,
     DeploymentSummary,
@@ -73,6 +74,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
     observed = read_observed(store, now=now)
     targets = device_targets(store, None, None)
     jobs = latest_jobs(store, None, None, per_agent=5)
+    assets = collect_assets(store, now.date())
 
     targets_by_agent: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
     targets_by_client: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
@@ -93,6 +95,8 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
                                        t.installed_version) for t in targets_by_agent[agent.agent_id]),
             recent_jobs=tuple(JobLine(j.job_id, j.action, j.package, j.version, j.state, j.reason,
                                       j.finished_at) for j in jobs.get(agent.agent_id, [])),
+            hardware=assets.hardware.get(agent.agent_id, ()),
+            software_count=assets.software_counts.get(agent.agent_id, 0),
         ))
 
     display = {}
@@ -105,6 +109,8 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
             name=name, display_name=display.get(name, name),
             devices=tuple(sorted(devices_by_client[name], key=lambda d: (d.hostname, d.agent_id))),
             deployments=_summaries(targets_by_client[name]),
+            licences=assets.licences.get(name, ()) + assets.licences.get("*", ()),
+            warranties=assets.warranties.get(name, ()),
         )
         for name in names
     )

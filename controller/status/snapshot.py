@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class DeviceReport:
     """(package, version) pairs from the agent's receipts."""
     targets: tuple[DeviceTarget, ...]
     recent_jobs: tuple[JobLine, ...]
+    hardware: tuple[tuple[str, str], ...] = ()
+    """A summary: manufacturer, model, serial, CPU, memory, disks, OS (empty before the first report)."""
+    software_count: int = 0
 
     @property
     def file_name(self) -> str:
@@ -76,11 +79,34 @@ class DeploymentSummary:
 
 
 @dataclass(frozen=True)
+class LicenceLine:
+    ref: str
+    product: str
+    seats: int
+    used: int
+    state: str
+    expires: date | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WarrantyLine:
+    hostname: str
+    serial: str
+    vendor: str
+    end: date
+    days_left: int
+
+
+@dataclass(frozen=True)
 class ClientReport:
     name: str
     display_name: str
     devices: tuple[DeviceReport, ...]
     deployments: tuple[DeploymentSummary, ...]
+    licences: tuple[LicenceLine, ...] = ()
+    warranties: tuple[WarrantyLine, ...] = ()
+    """Devices whose warranty ended or ends within 90 days."""
 
     @property
     def online(self) -> int:
