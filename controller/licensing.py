@@ -160,3 +160,15 @@ def refresh_licences(store: Store, desired: DesiredState | None, now: datetime) 
     if cleared:
         log.info("cleared %d licence alerts", cleared)
     return results
+
+
+def unmatched_rules(store: Store, desired: DesiredState) -> list[tuple[Loaded[License], str]]:
+    """Licences whose consumedBy rule matches no installed software: (licence, warning)."""
+    found = []
+    for licence in sorted(desired.of_kind(License).values(), key=lambda item: item.ref):
+        rule = licence.resource.spec.consumed_by
+        if rule is not None and not _installs(store, licence):
+            where = f"clients/{licence.scope}/" if licence.scope else "any client"
+            found.append((licence, f"consumedBy '{rule.software_name}' matches no software installed on the "
+                                   f"devices of {where}; the licence counts no seats"))
+    return found

@@ -14,6 +14,7 @@ from controller.bundled import bundled_dir
 from controller.cli.options import ENV_DB, add_store_options, explicit_database_url
 from controller.cli.remote_plan import add_remote_options, run_remote_plan
 from controller.errors import RevisionInvalid
+from controller.licensing import unmatched_rules
 from controller.loading import DirectorySource, FileSource, GitTreeSource, load_revision
 from controller.observed import ObservedState
 from controller.planning import plan
@@ -39,6 +40,9 @@ def register(commands: Any) -> None:
     validate.add_argument("dir", nargs="?", type=Path, default=Path(), metavar="DIR")
     validate.add_argument("--rev", help="validate this commit instead of the working tree")
     validate.add_argument("--path", default="", metavar="SUBDIR", help="the fleet lives in this folder")
+    validate.add_argument("--db", metavar="URL",
+                          help="also warn about rules that match nothing in this fleet's inventory (e.g. a "
+                               "License whose consumedBy matches no installed software)")
     validate.set_defaults(handler=run_validate)
 
     plan_cmd = commands.add_parser(
@@ -94,6 +98,14 @@ def run_validate(args: argparse.Namespace) -> int:
         count = len(invalid.problems)
         print(f"{count} problem{'s' if count != 1 else ''}; nothing was applied.", file=sys.stderr)
         return 1
+    if args.db:
+        store = Store.open(args.db)
+        try:
+            for licence, warning in unmatched_rules(store, desired):
+                location = licence.location
+                print(f"warning: {location.path}:{location.line}:{location.column}: {warning}", file=sys.stderr)
+        finally:
+            store.close()
     resources = sum(1 for _ in desired.all_resources())
     print(f"valid: {resources} resource{'s' if resources != 1 else ''} in {len(desired.clients)} "
           f"client{'s' if len(desired.clients) != 1 else ''}", file=sys.stderr)

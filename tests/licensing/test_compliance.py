@@ -87,3 +87,21 @@ def test_refresh_counts_per_client_writes_compliance_and_alerts(database_url):
         assert list_alerts(store, "acme", state="open") == []
     finally:
         store.close()
+
+
+def test_validate_warns_about_a_rule_that_matches_nothing(tmp_path, database_url):
+    import subprocess
+    import sys
+
+    from tests.support.fleets import ACME_CLIENT
+    from tests.support.gitrepos import write_files
+
+    Store.open(database_url).close()
+    write_files(tmp_path, {"clients/acme/client.yaml": ACME_CLIENT, "clients/acme/licences.yaml": (
+        "apiVersion: fleetward/v1\nkind: License\nmetadata: {name: cad}\n"
+        "spec: {product: Acme CAD, seats: 3, consumedBy: {softwareName: 'Acme CAD*'}}\n")})
+    done = subprocess.run([sys.executable, "-m", "controller.cli.main", "validate", str(tmp_path), "--db",
+                           database_url], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert ("warning: clients/acme/licences.yaml:1:1: consumedBy 'Acme CAD*' matches no software installed on "
+            "the devices of clients/acme/; the licence counts no seats") in done.stderr
