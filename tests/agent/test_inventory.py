@@ -6,6 +6,7 @@ import json
 import platform
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,12 @@ import pytest
 from agent.facts import collect_facts, current_os, os_version, parse_os_release
 from agent.inventory import Collectors, Inventory, collect_inventory
 from agent.receipts import Receipt, Receipts
-from agent.software import collect_software
+from agent.software import Places, collect_software
+from agent.software.linux import LinuxPlaces
 from schemas.protocol import Facts, SoftwareItem
 from tests.agent.builders import NOW
+
+NOWHERE = Places(linux=LinuxPlaces(dpkg_info=Path("/nonexistent/dpkg"), snapd_socket=Path("/nonexistent/snapd")))
 
 
 def _tool(folder: Path, name: str, script: str) -> None:
@@ -34,26 +38,26 @@ def tools(tmp_path: Path) -> Path:
 def test_dpkg_and_rpm_are_both_read(tools: Path) -> None:
     _tool(tools, "dpkg-query", "printf 'ii \\tcurl\\t7.88.1-10\\tamd64\\tDebian Curl <c@d.org>\\n"
                                "rc \\told-thing\\t1.0\\tamd64\\tSomeone\\n'\n")
-    _tool(tools, "rpm", "printf 'bash\\t1:5.2-2.fc39\\tx86_64\\tFedora Project\\n"
+    _tool(tools, "rpm", "printf 'bash\\t1:5.2-2.fc39\\tx86_64\\tFedora Project\\t1700000000\\n"
                         "noarch-x\\t1-1\\tnoarch\\t(none)\\n'\n")
-    items = collect_software(str(tools))
+    items = collect_software(search_path=str(tools), places=NOWHERE)
     assert items == [
         SoftwareItem(name="curl", version="7.88.1-10", source="dpkg", arch="amd64",
                      publisher="Debian Curl <c@d.org>"),
         SoftwareItem(name="bash", version="1:5.2-2.fc39", source="rpm", arch="x86_64",
-                     publisher="Fedora Project"),
+                     publisher="Fedora Project", install_date=date(2023, 11, 14)),
         SoftwareItem(name="noarch-x", version="1-1", source="rpm", arch="noarch", publisher=""),
     ]
 
 
 def test_missing_tools_give_an_empty_list(tools: Path) -> None:
-    assert collect_software(str(tools)) == []
+    assert collect_software(search_path=str(tools), places=NOWHERE) == []
 
 
 def test_a_failing_tool_is_logged_and_skipped(tools: Path, caplog: pytest.LogCaptureFixture) -> None:
     _tool(tools, "dpkg-query", "echo 'database locked' >&2; exit 2\n")
     _tool(tools, "rpm", "printf 'bash\\t5.2-2\\tx86_64\\tFedora\\n'\n")
-    assert [item.name for item in collect_software(str(tools))] == ["bash"]
+    assert [item.name for item in collect_software(search_path=str(tools), places=NOWHERE)] == ["bash"]
     assert "dpkg-query exited with 2 (database locked)" in caplog.text
 
 
