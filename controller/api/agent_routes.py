@@ -7,13 +7,16 @@ audited by the store.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from controller.api.auth import AgentDep, ContextDep
+from controller.api.seal_routes import sealing_keys
 from controller.jobs.payloads import job_spec
+from controller.secrets import seal
 from controller.store import (
     CheckinState,
     checkin,
@@ -22,6 +25,7 @@ from controller.store import (
     lease_jobs,
     record_job_event,
 )
+from schemas.inventory import AgentConfig
 from schemas.protocol import (
     AGENT_API_PREFIX,
     CheckinRequest,
@@ -62,12 +66,25 @@ async def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) 
     return CheckinResponse(
         jobs_pending=state.jobs_pending, inventory=state.inventory,
         checkin_interval_seconds=ctx.settings.checkin_interval, server_time=ctx.now(),
+        config_version=ctx.agent_configs.get(ctx.desired_state(), agent.client).version,
     )
 
 
+@router.get("/config", response_model=AgentConfig)
+def config(agent: AgentDep, ctx: ContextDep) -> AgentConfig:
+    """What the agent should do beyond jobs (network discovery ranges, inventory cadence).
+    Fetched when the check-in's ``config_version`` differs from the one the agent holds."""
+    return ctx.agent_configs.get(ctx.desired_state(), agent.client)
+
+
 @router.post("/inventory", response_model=InventoryAck)
-def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep) -> InventoryAck:
-    accepted = ingest_inventory(ctx.store, agent, body, ctx.now())
+def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep, request: Request) -> InventoryAck:
+    """Store the sections the report carries; licence keys are sealed before they are stored."""
+    sealer = None
+    if body.licenses and any(item.key for item in body.licenses):
+        public = sealing_keys(request, ctx).ensure().sealing_key
+        sealer = functools.partial(seal, public_key=public)
+    accepted = ingest_inventory(ctx.store, agent, body, ctx.now(), seal=sealer)
     ctx.principals.forget([agent.agent_id])
     if body.facts is not None or body.managed is not None:
         ctx.notifier.agent_changed(agent.agent_id)

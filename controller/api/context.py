@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from controller.agent_config import AgentConfigCache
 from controller.api.principals import PrincipalCache
 from controller.desired import DesiredState
 from controller.gitsource import RepoMirror
@@ -49,6 +50,7 @@ class ApiContext:
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     desired_state: Callable[[], DesiredState | None] = lambda: None
     """The applied revision, as the reconciler holds it (None before the first apply)."""
+    agent_configs: AgentConfigCache = field(default_factory=AgentConfigCache)
     mirror: RepoMirror | None = None
     """The controller's clone of the fleet repository (None in tools that serve no repository)."""
     request_fetch: Callable[[], None] = lambda: None
