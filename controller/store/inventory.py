@@ -1,8 +1,9 @@
-"""What agents report about their machines: facts, installed software, Fleetward receipts.
+"""What agents report about their machines: facts, software, receipts, hardware, licence keys, network.
 
 An inventory report carries only the sections that changed since the hashes the
-controller last accepted; each section it carries replaces the stored one whole
-(bulk delete + bulk insert, one transaction). The report's hashes of the sections
+controller last accepted; each section it carries replaces the stored one, written
+as the difference from what is stored (:mod:`controller.store.asset_ingesting`), with
+the changes recorded in ``asset_history``, all in one transaction. The report's hashes of the sections
 it left out are compared with the stored ones: a mismatch means the controller's
 copy is stale (a restore from backup, a lost write), so the agent is asked for a
 full report at its next check-in.
@@ -18,11 +19,20 @@ from sqlalchemy import delete, insert, select, update
 
 from controller.errors import NotFound
 from controller.store.agents import AgentPrincipal
+from controller.store.asset_ingesting import (
+    Sealer,
+    write_hardware,
+    write_history,
+    write_license_keys,
+    write_network,
+    write_software,
+)
 from controller.store.engine import Store
+from controller.store.inventory_changes import InventoryChange
 from controller.store.tables import agents, managed_software, software_inventory
 from schemas.protocol import InventoryReport, InventorySection
 
-SECTIONS: tuple[InventorySection, ...] = ("facts", "software", "managed")
+SECTIONS: tuple[InventorySection, ...] = ("facts", "software", "managed", "hardware", "licenses", "network")
 
 
 class InstalledSoftware(BaseModel):
@@ -46,11 +56,13 @@ class ManagedPackage(BaseModel):
     reported_at: datetime
 
 
-def ingest_inventory(store: Store, agent: AgentPrincipal, report: InventoryReport,
-                     now: datetime) -> list[InventorySection]:
-    """Store the sections ``report`` carries; returns their names (the agent keeps those hashes)."""
+def ingest_inventory(store: Store, agent: AgentPrincipal, report: InventoryReport, now: datetime,
+                     *, seal: Sealer | None = None) -> list[InventorySection]:
+    """Store the sections ``report`` carries and the history of what they changed; returns
+    their names (the agent keeps those hashes). ``seal`` seals licence keys before storage."""
     agent_id, client = agent.agent_id, agent.client
     accepted: list[InventorySection] = []
+    changes: list[InventoryChange] = []
     with store.write() as session:
         stored = session.execute(
             select(agents.c.inventory_hashes).where(agents.c.id == agent_id)).scalar_one()
@@ -60,24 +72,22 @@ def ingest_inventory(store: Store, agent: AgentPrincipal, report: InventoryRepor
             values.update(facts=report.facts.model_dump(mode="json"), hostname=report.facts.hostname)
             accepted.append("facts")
         if report.software is not None:
-            session.execute(delete(software_inventory).where(software_inventory.c.agent_id == agent_id))
-            rows = [{"agent_id": agent_id, "client": client, "name": item.name, "version": item.version,
-                     "source": item.source, "arch": item.arch, "publisher": item.publisher, "updated_at": now}
-                    for item in report.software]
-            if rows:
-                session.execute(insert(software_inventory), rows)
+            changes += write_software(session, agent_id, client, report.software, now,
+                                      baseline="software" not in hashes)
             accepted.append("software")
         if report.managed is not None:
-            session.execute(delete(managed_software).where(managed_software.c.agent_id == agent_id))
-            # The last receipt for a package wins if an agent ever sends two.
-            by_package = {item.package: item for item in report.managed}
-            managed_rows = [{"agent_id": agent_id, "package": item.package, "client": client,
-                             "version": item.version, "sha256": item.sha256,
-                             "installed_at": item.installed_at, "reported_at": now}
-                            for item in by_package.values()]
-            if managed_rows:
-                session.execute(insert(managed_software), managed_rows)
+            _write_managed(session, agent_id, client, report, now)
             accepted.append("managed")
+        if report.hardware is not None:
+            changes += write_hardware(session, agent_id, client, report.hardware, now)
+            accepted.append("hardware")
+        if report.licenses is not None:
+            changes += write_license_keys(session, agent_id, client, report.licenses, now, seal)
+            accepted.append("licenses")
+        if report.network is not None:
+            write_network(session, agent_id, client, report.network, now)
+            accepted.append("network")
+        write_history(session, agent_id, client, changes, now)
         stale = False
         for section in SECTIONS:
             reported = report.hashes.get(section)
@@ -91,6 +101,17 @@ def ingest_inventory(store: Store, agent: AgentPrincipal, report: InventoryRepor
         values.update(inventory_hashes=hashes, inventory_wanted="full" if stale else "none")
         session.execute(update(agents).where(agents.c.id == agent_id).values(values))
     return accepted
+
+
+def _write_managed(session: Any, agent_id: str, client: str, report: InventoryReport, now: datetime) -> None:
+    session.execute(delete(managed_software).where(managed_software.c.agent_id == agent_id))
+    # The last receipt for a package wins if an agent ever sends two.
+    by_package = {item.package: item for item in report.managed or ()}
+    rows = [{"agent_id": agent_id, "package": item.package, "client": client, "version": item.version,
+             "sha256": item.sha256, "installed_at": item.installed_at, "reported_at": now}
+            for item in by_package.values()]
+    if rows:
+        session.execute(insert(managed_software), rows)
 
 
 def _visible_agent(session: Any, agent_id: str, client: str | None) -> None:

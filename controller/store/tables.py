@@ -142,6 +142,8 @@ class SoftwareInventoryItem(Base):
     publisher: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime]
     install_date: Mapped[date | None]
+    name_key: Mapped[str] = mapped_column(String(500), index=True, server_default="")
+    """The name in lower case: what the fleet-wide software search matches, through an index."""
 
 
 class HardwareInventory(Base):
@@ -253,7 +255,7 @@ class AssetChange(Base):
     at: Mapped[datetime]
     section: Mapped[str] = mapped_column(String(STATE))
     change: Mapped[str] = mapped_column(String(STATE))
-    """added, removed, changed."""
+    """added, removed, changed; software also upgraded, downgraded."""
     item: Mapped[str] = mapped_column(String(500))
     old: Mapped[str | None] = mapped_column(Text)
     new: Mapped[str | None] = mapped_column(Text)

@@ -152,10 +152,14 @@ def upgrade() -> None:
     op.create_index(op.f("ix_asset_license_keys_client"), "asset_license_keys", ["client"], unique=False)
     with op.batch_alter_table("asset_software_inventory") as batch:
         batch.add_column(sa.Column("install_date", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("name_key", sa.String(length=500), server_default="", nullable=False))
+        batch.create_index(batch.f("ix_asset_software_inventory_name_key"), ["name_key"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("asset_software_inventory") as batch:
+        batch.drop_index(batch.f("ix_asset_software_inventory_name_key"))
+        batch.drop_column("name_key")
         batch.drop_column("install_date")
     for table in (
         "asset_license_keys",
