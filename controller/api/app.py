@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from controller.api import agent_routes, hooks, operator_routes, plan_routes, seal_routes, write_routes
+from controller.api import (
+    agent_routes,
+    asset_routes,
+    hooks,
+    operator_routes,
+    plan_routes,
+    seal_routes,
+    write_routes,
+)
 from controller.api.context import ApiContext
 from controller.api.limits import BodySizeLimit
 from controller.api.problems import install_error_handlers
@@ -30,6 +38,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.include_router(agent_routes.router)
     app.include_router(operator_routes.router)
+    app.include_router(asset_routes.router)
     app.include_router(plan_routes.router)
     app.include_router(hooks.router)
     app.include_router(seal_routes.router)
