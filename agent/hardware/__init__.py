@@ -15,11 +15,16 @@ from __future__ import annotations
 
 from agent.facts import current_os
 from agent.hardware.linux import collect_linux
+from agent.hardware.macos import collect_macos
+from agent.hardware.windows import collect_windows
 from schemas.inventory import HardwareInventory
 
 
 def collect_hardware() -> HardwareInventory:
     """The machine's hardware now; parts the OS does not tell stay empty."""
-    if current_os() == "linux":
-        return collect_linux()
-    return HardwareInventory()
+    os_name = current_os()
+    if os_name == "windows":
+        return collect_windows()
+    if os_name == "macos":
+        return collect_macos()
+    return collect_linux()

@@ -27,8 +27,9 @@ GIB = 1024**3
 M = TypeVar("M", bound=BaseModel)
 
 _NUMBER = re.compile(r"^\s*([0-9]+(?:[.,][0-9]+)?)\s*([A-Za-z/]*)\s*$")
-_UNITS = {"": 0, "b": 0, "bytes": 0, "k": 1, "kb": 1, "kib": 1, "m": 2, "mb": 2, "mib": 2, "g": 3, "gb": 3,
-          "gib": 3, "t": 4, "tb": 4, "tib": 4, "p": 5, "pb": 5, "pib": 5}
+# English and French units (system_profiler localises "Go", "To"): the power of the base they stand for.
+_UNITS = {"": 0, "b": 0, "bytes": 0, "o": 0, "k": 1, "kb": 1, "kib": 1, "ko": 1, "m": 2, "mb": 2, "mib": 2, "mo": 2,
+          "g": 3, "gb": 3, "gib": 3, "go": 3, "t": 4, "tb": 4, "tib": 4, "to": 4, "p": 5, "pb": 5, "pib": 5, "po": 5}
 _FREQUENCY_MHZ = {"hz": 1e-6, "khz": 1e-3, "mhz": 1.0, "ghz": 1000.0, "mt/s": 1.0, "gt/s": 1000.0}
 _MS_DATE = re.compile(r"^/?Date\((-?\d{1,15})(?:[+-]\d{4})?\)/?$")
 _DMTF_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\.\d{6}([+-]\d{3}|\*{3})$")
