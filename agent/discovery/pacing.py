@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     def __init__(self, rate: float, *, burst: int = 1, clock: Callable[[], float] = time.monotonic,
@@ -33,8 +35,8 @@ class TokenBucket:
                 now = self._clock()
                 self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - _EPSILON:  # float sums of (elapsed x rate) fall a hair short of 1
+                    self._tokens = max(0.0, self._tokens - 1)
                     return True
                 wait = (1 - self._tokens) / self.rate
                 if deadline is not None and now + wait > deadline:

@@ -61,6 +61,13 @@ class AllowedRanges:
         if address not in self:
             raise OutsideAllowedRange(str(address))
 
+    def is_target(self, address: IpAddress) -> bool:
+        """Whether :meth:`targets` would yield ``address`` (capped count aside)."""
+        if address.is_multicast or address.is_unspecified:
+            return False
+        return any(address.version == network.version and address in network and _is_host(address, network)
+                   for network in self.networks)
+
     def targets(self, limit: int = MAX_SCAN_ADDRESSES) -> Iterator[IpAddress]:
         """Each scannable address once, in the order the ranges were listed, at most ``limit`` of them."""
         seen: set[IpAddress] = set()
@@ -73,3 +80,12 @@ class AllowedRanges:
                     return
                 seen.add(address)
                 yield address
+
+
+def _is_host(address: IpAddress, network: Network) -> bool:
+    """Mirror of ``hosts()``: IPv4 drops network and broadcast below /31, IPv6 the subnet-router anycast below /127."""
+    if network.version == 4 and network.prefixlen <= 30:
+        return address not in (network.network_address, network.broadcast_address)
+    if network.version == 6 and network.prefixlen <= 126:
+        return address != network.network_address
+    return True

@@ -86,8 +86,8 @@ class Scanner:
         kinds: list[int | None] = ([None] if self.prober.can_ping else []) + list(self.ports)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="discovery-probe") as pool:
             for address in targets if targets is not None else self.allowed.targets():
-                if address not in self.allowed:
-                    log.warning("discovery: not probing %s: no allowed scan range contains it", address)
+                if not self.allowed.is_target(address):
+                    log.warning("discovery: not probing %s: no allowed scan range has it as a host address", address)
                     continue
                 for kind in kinds:
                     if not self.bucket.acquire(deadline) or self._clock() >= deadline:
