@@ -38,7 +38,7 @@ def run_command(argv: Sequence[str], *, what: str, timeout: float = DEFAULT_TIME
             completed = subprocess.run([executable, *argv[1:]], stdout=stdout, stderr=stderr, timeout=timeout,
                                        stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired:
-            log.warning("%s did not finish within %.0f s; no %s", argv[0], timeout, what)
+            log.warning("%s did not finish within %g s; no %s", argv[0], timeout, what)
             return None
         except OSError as exc:
             log.warning("%s could not run (%s); no %s", argv[0], exc.strerror or type(exc).__name__, what)
