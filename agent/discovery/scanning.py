@@ -31,6 +31,8 @@ class ScanReport:
     sightings: list[Sighting] = field(default_factory=list)
     probes: int = 0
     seconds: float = 0.0
+    sending_seconds: float = 0.0
+    """From the first probe sent to the last: (probes - 1) / sending_seconds is the rate achieved."""
     complete: bool = True
     """False when the time cap stopped the scan before every probe was sent."""
 
@@ -83,6 +85,7 @@ class Scanner:
                     if open_port is not None:
                         host.open_ports.add(open_port)
 
+        first_sent = last_sent = started
         kinds: list[int | None] = ([None] if self.prober.can_ping else []) + list(self.ports)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="discovery-probe") as pool:
             for address in targets if targets is not None else self.allowed.targets():
@@ -94,6 +97,9 @@ class Scanner:
                         report.complete = False
                         break
                     slots.acquire()
+                    last_sent = self._clock()
+                    if not report.probes:
+                        first_sent = last_sent
                     report.probes += 1
                     pool.submit(probe, address, kind)
                 if not report.complete:
@@ -101,6 +107,7 @@ class Scanner:
                              self.time_cap, report.probes)
                     break
         report.seconds = self._clock() - started
+        report.sending_seconds = last_sent - first_sent
         report.sightings = [Sighting(ip=address, source="scan", open_ports=frozenset(host.open_ports))
                             for address, host in sorted(hosts.items(), key=lambda item: sort_key(item[0]))
                             if host.alive]
