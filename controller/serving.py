@@ -28,6 +28,7 @@ from controller.secrets import KeyFolder, SealedSecrets
 from controller.settings import ControllerSettings
 from controller.status.publishing import StatusPublisher
 from controller.store import Store
+from controller.warranty import WarrantyRefresher
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ class Controller:
         self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
         self.app.state.sealing_keys = self.sealing_keys
+        self.warranty = WarrantyRefresher(self.store, self.sealed, clock, lambda: self.reconciler.applied,
+                                          interval=settings.warranty_interval)
+        self.app.state.warranty = self.warranty
         self.bound_port: int | None = None
         self._file_secret: bytes | None = None
 
@@ -87,6 +91,7 @@ class Controller:
             asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
             asyncio.create_task(self.publisher.run(stop), name="status"),
             asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="api"),
+            asyncio.create_task(self.warranty.run(stop), name="warranty"),
         ]
         if self.mirror.is_local and self.settings.watch_local:
             tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))

@@ -53,6 +53,8 @@ class ControllerSettings:
     """For a local repository, also watch its refs (commits apply within ~2 s without a fetch timer)."""
     gnupg_home: Path | None = None
     """A GnuPG home holding the public keys of GPG signers (SSH signers need nothing)."""
+    warranty_interval: float = 900.0
+    """Seconds between warranty refreshes (only new, stale or retry-due serials are looked up)."""
     webhook_secret_file: Path | None = None
     """A file holding the webhook secret (else the Fleet's sealed webhookSecret is used)."""
     extra: dict[str, str] = field(default_factory=dict)

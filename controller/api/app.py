@@ -11,6 +11,7 @@ from controller.api import (
     operator_routes,
     plan_routes,
     seal_routes,
+    warranty_routes,
     write_routes,
 )
 from controller.api.context import ApiContext
@@ -43,4 +44,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(hooks.router)
     app.include_router(seal_routes.router)
     app.include_router(write_routes.router)
+    app.include_router(warranty_routes.router)
     return app

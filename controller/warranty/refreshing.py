@@ -194,7 +194,10 @@ class WarrantyRefresher:
         return applied.fleet.warranty if applied is not None else WarrantySettings()
 
     def refresh(self) -> RefreshReport:
-        """One full pass: manual records, due serials, alerts."""
+        """One full pass: manual records, due serials, alerts. Nothing before a revision is applied:
+        the cache and the alerts then stay as the last applied revision left them."""
+        if self.desired() is None:
+            return RefreshReport()
         with self._pass_lock:
             now = self.clock()
             settings = self.settings()
@@ -233,11 +236,12 @@ class WarrantyRefresher:
 
     def _apply_manual(self, now: datetime, cache_days: int, *, force: bool) -> int:
         applied = self.desired()
-        revision = applied.revision if applied is not None else None
-        if not force and revision == self._manual_revision:
+        if applied is None:  # not known yet (a controller starting): keep what the last revision said
+            return 0
+        if not force and applied.revision == self._manual_revision:
             return 0
         changed = apply_manual_records(self.store, applied, now, cache_days)
-        self._manual_revision = revision
+        self._manual_revision = applied.revision
         return changed
 
     def close(self) -> None:
@@ -250,7 +254,7 @@ class WarrantyRefresher:
         try:
             while not stop.is_set():
                 try:
-                    if loop.time() >= next_pass:
+                    if loop.time() >= next_pass and self.desired() is not None:
                         next_pass = loop.time() + self.interval
                         await asyncio.to_thread(self.refresh)
                     else:
