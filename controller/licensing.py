@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, select
 
 from controller.desired import DesiredState, Loaded
 from controller.store import Store, clear_alerts_except, raise_alert
-from controller.store.tables import agents, asset_licenses, software_inventory
+from controller.store.tables import agents, asset_licenses, managed_software, software_inventory
 from schemas.licenses import License
 
 log = logging.getLogger(__name__)
@@ -104,20 +104,29 @@ def compliance(licence: Loaded[License], installs: Iterable[Install], today: dat
 
 
 def _installs(store: Store, licence: Loaded[License]) -> list[Install]:
+    """Installs the licence's rule matches: software the OS reports, and packages Fleetward
+    installed (its receipts), which consume a seat like any other install."""
     rule = licence.resource.spec.consumed_by
     if rule is None:
         return []
-    sw = software_inventory.c
-    statement = (select(sw.agent_id, sw.client, agents.c.hostname, sw.name)
-                 .join(agents, agents.c.id == sw.agent_id)
-                 .where(agents.c.revoked_at.is_(None),
-                        func.lower(sw.name).like(like_pattern(rule.software_name), escape="\\")))
+    pattern = like_pattern(rule.software_name)
+    sw, managed = software_inventory.c, managed_software.c
+    reported = (select(sw.agent_id, sw.client, agents.c.hostname, sw.name)
+                .join(agents, agents.c.id == sw.agent_id)
+                .where(agents.c.revoked_at.is_(None), sw.name_key.like(pattern, escape="\\")))
+    ours = (select(managed.agent_id, managed.client, agents.c.hostname, managed.package)
+            .join(agents, agents.c.id == managed.agent_id)
+            .where(agents.c.revoked_at.is_(None), func.lower(managed.package).like(pattern, escape="\\")))
     if licence.scope is not None:
-        statement = statement.where(sw.client == licence.scope)
+        reported = reported.where(sw.client == licence.scope)
+        ours = ours.where(managed.client == licence.scope)
+    statements = [reported]
     if rule.publisher:
-        statement = statement.where(or_(func.lower(sw.publisher).like(like_pattern(rule.publisher), escape="\\")))
+        statements = [reported.where(func.lower(sw.publisher).like(like_pattern(rule.publisher), escape="\\"))]
+    else:
+        statements.append(ours)  # receipts carry no publisher: a rule that names one skips them
     with store.read() as session:
-        return [Install(*row) for row in session.execute(statement)]
+        return [Install(*row) for statement in statements for row in session.execute(statement)]
 
 
 def refresh_licences(store: Store, desired: DesiredState | None, now: datetime) -> list[Compliance]:

@@ -9,7 +9,7 @@ from sqlalchemy import insert
 
 from controller.licensing import Install, compliance, like_pattern, refresh_licences
 from controller.store import Store, create_enrollment_token, enroll_agent, list_alerts
-from controller.store.tables import asset_licenses, software_inventory
+from controller.store.tables import asset_licenses, managed_software, software_inventory
 from schemas.protocol import Facts
 from tests.support.resources import desired, resource
 
@@ -68,7 +68,8 @@ def test_refresh_counts_per_client_writes_compliance_and_alerts(database_url):
         rows = []
         for client, host, name in (("acme", "a1", "Microsoft 365 Apps"), ("acme", "a2", "microsoft 365 apps"),
                                    ("acme", "a3", "LibreOffice"), ("globex", "g1", "Microsoft 365 Apps")):
-            rows.append({"agent_id": _agent(store, client, host), "client": client, "name": name, "version": "1",
+            rows.append({"agent_id": _agent(store, client, host), "client": client, "name": name,
+                         "name_key": name.lower(), "version": "1",
                          "source": "other", "arch": "", "publisher": "", "updated_at": NOW})
         with store.write() as session:
             session.execute(insert(software_inventory), rows)
@@ -105,3 +106,21 @@ def test_validate_warns_about_a_rule_that_matches_nothing(tmp_path, database_url
     assert done.returncode == 0, done.stderr
     assert ("warning: clients/acme/licences.yaml:1:1: consumedBy 'Acme CAD*' matches no software installed on "
             "the devices of clients/acme/; the licence counts no seats") in done.stderr
+
+
+def test_packages_fleetward_installed_consume_seats_once_per_device(database_url):
+    store = Store.open(database_url)
+    try:
+        first, second = _agent(store, "acme", "w1"), _agent(store, "acme", "w2")
+        with store.write() as session:
+            session.execute(insert(managed_software), [
+                {"agent_id": agent, "package": "hello-tool", "client": "acme", "version": "1.0.0", "sha256": "",
+                 "installed_at": NOW, "reported_at": NOW} for agent in (first, second)])
+            session.execute(insert(software_inventory), [{
+                "agent_id": first, "client": "acme", "name": "Hello-Tool", "name_key": "hello-tool", "version": "1",
+                "source": "dpkg", "arch": "", "publisher": "", "updated_at": NOW}])
+        (result,) = refresh_licences(store, desired([("acme", licence(seats=1, software="hello-tool"))]), NOW)
+        assert (result.used, result.devices) == (2, ("w1", "w2"))
+        assert [alert.type for alert in list_alerts(store, "acme", state="open")] == ["license.over-deployed"]
+    finally:
+        store.close()
