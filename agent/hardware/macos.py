@@ -46,9 +46,10 @@ log = logging.getLogger(__name__)
 
 DATA_TYPES = ("SPHardwareDataType", "SPMemoryDataType", "SPStorageDataType", "SPNVMeDataType", "SPUSBDataType",
               "SPUSBHostDataType", "SPDisplaysDataType", "SPNetworkDataType", "SPSoftwareDataType")
-# "mini" is system_profiler's fastest level; it leaves out what Apple counts as identifying
-# (serial numbers, UUIDs, user names), so those fields stay empty unless a wider level is chosen.
-DETAIL_LEVEL = "mini"
+# "basic", not "mini": mini is faster but leaves out what Apple counts as identifying (serial
+# numbers, UUIDs), and asset tracking and warranty lookups need exactly those. "full" adds
+# per-item detail (every USB descriptor, display EDIDs) that costs seconds and is not used.
+DETAIL_LEVEL = "basic"
 ARGV = ("system_profiler", "-json", "-detailLevel", DETAIL_LEVEL, *DATA_TYPES)
 TIMEOUT_SECONDS = 180.0
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024

@@ -147,7 +147,7 @@ def test_deeply_nested_usb_hubs_are_bounded() -> None:
 
 
 def test_the_command_asks_for_every_data_type_in_one_run() -> None:
-    assert ARGV[:4] == ("system_profiler", "-json", "-detailLevel", "mini")
+    assert ARGV[:4] == ("system_profiler", "-json", "-detailLevel", "basic")  # mini omits serial numbers
     for data_type in ("SPHardwareDataType", "SPMemoryDataType", "SPStorageDataType", "SPNVMeDataType",
                       "SPUSBDataType", "SPDisplaysDataType", "SPNetworkDataType", "SPSoftwareDataType"):
         assert data_type in ARGV
@@ -159,7 +159,7 @@ def test_the_collector_adds_boot_time_install_date_and_sessions(tmp_path: Path) 
     folder = tmp_path / "bin"
     folder.mkdir()
     tool = folder / "system_profiler"
-    tool.write_text(f"#!{sys.executable}\nimport sys\nassert sys.argv[1:4] == ['-json', '-detailLevel', 'mini']\n"
+    tool.write_text(f"#!{sys.executable}\nimport sys\nassert sys.argv[1:4] == ['-json', '-detailLevel', 'basic']\n"
                     f"sys.stdout.write({recorded!r})\n")
     tool.chmod(0o755)
     marker = tmp_path / ".AppleSetupDone"
