@@ -185,7 +185,7 @@ class NetworkNeighbour(WireModel):
 
 
 class DiscoverySettings(WireModel):
-    active_cidrs: list[str] = Field(default_factory=list, max_length=64)
+    active_cidrs: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=64)
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list, max_length=64)
     rate_per_second: int = Field(default=20, ge=1, le=1000)
 
