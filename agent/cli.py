@@ -5,7 +5,7 @@ Subcommands (their flags are a contract; scripts and the service unit use them):
     fleetward-agent enroll --server URL --token TOKEN --data-dir DIR [--label k=v ...]
                            [--allow-insecure-http] [--force]
     fleetward-agent run --data-dir DIR [--once] [--format text|json]
-    fleetward-agent inventory [--data-dir DIR]
+    fleetward-agent inventory [--data-dir DIR]   (sections, hashes, failed sections, CPU seconds)
 
 Exit codes:
 
@@ -50,6 +50,7 @@ from agent.looping import ServiceLoop
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
 from agent.state import DataDir
+from agent.throttling import run_at_low_priority
 from agent.version import __version__
 
 log = logging.getLogger("agent")
@@ -111,11 +112,14 @@ def _parser() -> argparse.ArgumentParser:
 
     inventory_cmd = commands.add_parser(
         "inventory", help="print this machine's inventory as JSON",
-        description="Collect facts, installed software and (with --data-dir) the packages Fleetward "
-                    "installed, and print them as JSON. Needs no enrolment and sends nothing.",
+        description="Collect facts, installed software, hardware, licence keys (shown without the key), "
+                    "the network around the machine and (with --data-dir) the packages Fleetward installed, "
+                    "and print them as JSON with each section's hash and CPU time. Needs no enrolment and "
+                    "sends nothing.",
     )
     inventory_cmd.add_argument("--data-dir", type=Path, metavar="DIR",
-                               help="include the managed packages recorded in DIR/receipts")
+                               help="include the managed packages recorded in DIR/receipts and scan what the "
+                                    "controller's config held in DIR allows")
     return parser
 
 
@@ -218,10 +222,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _inventory(args: argparse.Namespace, out: TextIO) -> int:
-    receipts = Receipts(DataDir(args.data_dir).receipts_dir) if args.data_dir else None
-    inventory = collect_inventory(receipts)
+    data_dir = DataDir(args.data_dir) if args.data_dir else None
+    receipts = Receipts(data_dir.receipts_dir) if data_dir is not None else None
+    held = data_dir.load_controller_config() if data_dir is not None else None
+    inventory, used = run_at_low_priority(
+        lambda: collect_inventory(receipts, discovery=held.discovery if held is not None else None))
     document: dict[str, Any] = {str(name): data for name, data in inventory.section_data().items()}
+    for licence in document.get("licenses", []):
+        # The key is a secret: it goes to the controller (sealed there) but never to a terminal or a log.
+        licence["key"] = "(hidden)" if licence.get("key") else ""
     document["hashes"] = inventory.hashes()
+    document["failed"] = list(inventory.failed)
+    document["cpu_seconds"] = {"total": round(used, 3)} | {
+        str(name): round(seconds, 3) for name, seconds in inventory.cpu_seconds.items()}
     _print_json(document, out)
     return EXIT_OK
 
@@ -247,12 +260,16 @@ def _print_report(report: CycleReport, out: TextIO) -> None:
         suffix = f" [{', '.join(notes)}]" if notes else ""
         detail = f" ({detail})" if detail else ""
         print(f"job {job.job_id}: {what}: {job.result}{detail}{suffix}", file=out)
+    if report.config_fetched:
+        print(f"controller config: fetched version {report.config_version}", file=out)
     if report.inventory_sent:
         kind = "full" if report.inventory_full else "changed"
         print(f"inventory ({kind}): sent {', '.join(report.inventory_sent)}; accepted "
               f"{', '.join(report.inventory_accepted) or 'none'}", file=out)
     else:
         print("inventory: nothing to send", file=out)
+    if report.inventory_failed:
+        print(f"inventory: could not collect {', '.join(report.inventory_failed)} (see the log)", file=out)
     if report.stopped_early:
         print("stopped before every leased job ran", file=out)
     print(f"outbox: {report.outbox} result(s) waiting; highest finished seq {report.seen_seq}; "

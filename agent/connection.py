@@ -1,6 +1,7 @@
 """The agent's HTTP client for ``/api/agent/v1``: one method per endpoint.
 
-Each call posts a ``schemas.protocol`` model as JSON and parses the answer into
+Each call posts a ``schemas.protocol`` model as JSON (``GET /config`` sends no body)
+and parses the answer into
 the documented response model, so the wire contract lives in ``schemas`` and
 nowhere else. What comes back is capped (``max_response_bytes``) before it is
 parsed. Failures are mapped onto the agent's error tree, which is all the loop
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.errors import CredentialRejected, ProtocolError, ServerBusy, ServerUnreachable
 from agent.version import __version__
+from schemas.inventory import AgentConfig as ControllerConfig
 from schemas.jobs import WireModel
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
 from schemas.protocol import (
@@ -131,6 +133,10 @@ class ControllerConnection:
     def send_event(self, job_id: str, event: JobEvent) -> JobEventAck:
         return self._post(f"/jobs/{job_id}/events", event, JobEventAck)
 
+    def get_config(self) -> ControllerConfig:
+        """What the controller wants of this agent beyond jobs (discovery ranges, inventory schedule)."""
+        return self._call("GET", "/config", None, ControllerConfig)
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _post(
@@ -143,54 +149,68 @@ class ControllerConnection:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         extra_seconds: float = 0.0,
     ) -> Response:
-        payload = body.model_dump_json().encode()
-        if len(payload) > max_request_bytes:
+        return self._call("POST", path, body, response_model, expect=expect, max_request_bytes=max_request_bytes,
+                          extra_seconds=extra_seconds)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: WireModel | None,
+        response_model: type[Response],
+        *,
+        expect: int = 200,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        extra_seconds: float = 0.0,
+    ) -> Response:
+        payload = body.model_dump_json().encode() if body is not None else None
+        if payload is not None and len(payload) > max_request_bytes:
             raise ProtocolError(
-                f"POST {path}: the request is {len(payload)} bytes, over the {max_request_bytes} cap",
+                f"{method} {path}: the request is {len(payload)} bytes, over the {max_request_bytes} cap",
                 hint="this is a bug or an unusually large machine; report it with the agent's log",
             )
         url = self._http.base_url.join(path.lstrip("/"))
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
         try:
             with self._http.stream(
-                "POST", path, content=payload, headers={"Content-Type": "application/json"},
-                timeout=self._timeout + extra_seconds,
+                method, path, content=payload, headers=headers, timeout=self._timeout + extra_seconds,
             ) as response:
-                raw = self._read_capped(response, path)
+                raw = self._read_capped(response, f"{method} {path}")
         except httpx.TransportError as exc:
             raise ServerUnreachable(
                 f"cannot reach the controller at {self.server} ({type(exc).__name__}: {exc})",
                 hint="check the network, the --server URL and that the controller is running",
             ) from None
-        self._raise_for_status(response, raw, path, url)
+        self._raise_for_status(response, raw, f"{method} {path}", url)
         if response.status_code != expect:
-            raise ProtocolError(f"POST {path}: expected HTTP {expect}, got {response.status_code}",
+            raise ProtocolError(f"{method} {path}: expected HTTP {expect}, got {response.status_code}",
                                 status=response.status_code)
         try:
             return response_model.model_validate_json(raw)
         except ValidationError as exc:
             raise ProtocolError(
-                f"POST {path}: the controller's answer is not a valid {response_model.__name__} "
+                f"{method} {path}: the controller's answer is not a valid {response_model.__name__} "
                 f"({exc.error_count()} problems, first: {exc.errors()[0]['msg']})",
                 hint="the agent and controller versions may not match; upgrade the older one",
                 status=response.status_code,
             ) from None
 
-    def _read_capped(self, response: httpx.Response, path: str) -> bytes:
+    def _read_capped(self, response: httpx.Response, request: str) -> bytes:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self._max_response_bytes:
-            raise ProtocolError(f"POST {path}: the answer declares {declared} bytes, over the "
+            raise ProtocolError(f"{request}: the answer declares {declared} bytes, over the "
                                 f"{self._max_response_bytes} cap", status=response.status_code)
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self._max_response_bytes:
-                raise ProtocolError(f"POST {path}: the answer is over the {self._max_response_bytes} "
+                raise ProtocolError(f"{request}: the answer is over the {self._max_response_bytes} "
                                     "byte cap", status=response.status_code)
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _raise_for_status(self, response: httpx.Response, raw: bytes, path: str, url: httpx.URL) -> None:
+    def _raise_for_status(self, response: httpx.Response, raw: bytes, request: str, url: httpx.URL) -> None:
         status = response.status_code
         if status < 300:
             return
@@ -210,14 +230,14 @@ class ControllerConnection:
                                     hint="the agent retries by itself; check the controller's log")
         if 300 <= status < 400:
             raise ProtocolError(
-                f"POST {url} was redirected to {response.headers.get('Location', '?')!r}",
+                f"{request.split()[0]} {url} was redirected to {response.headers.get('Location', '?')!r}",
                 hint="point --server at the controller's final URL (the agent API never redirects)",
                 status=status,
             )
         if status == 413:
-            raise ProtocolError(f"POST {path}: the controller says the request is too large{said}",
+            raise ProtocolError(f"{request}: the controller says the request is too large{said}",
                                 status=status, code=code or "body_too_large")
-        raise ProtocolError(f"POST {path}: HTTP {status} {code or ''}{said}".rstrip(),
+        raise ProtocolError(f"{request}: HTTP {status} {code or ''}{said}".rstrip(),
                             status=status, code=code)
 
 

@@ -2,15 +2,20 @@
 
 A cycle:
 
-1. checks in with the highest finished seq (cheap: "anything new?");
+1. checks in with the highest finished seq (cheap: "anything new?"), and fetches
+   the controller's config (``GET /config``) when the check-in names a version
+   other than the one held in the data dir;
 2. re-sends results still in the outbox;
 3. leases jobs (always in ``run --once``; in the service loop only when the
    check-in says jobs are pending) and hands each, in seq order, to the
    :class:`~agent.executing.JobRunner`; it keeps leasing while a lease came back
    full;
 4. sends inventory when it is wanted: the controller asked, first contact, a
-   job ran, the local rescan or the periodic full report is due. Inventory goes
-   after the jobs so the ``managed`` section already shows their effect;
+   job ran, the local rescan or the periodic full report is due, or (``network``
+   only) the discovery settings just changed. Inventory goes after the jobs so
+   the ``managed`` section already shows their effect. It is collected at low
+   priority within a CPU budget (:mod:`agent.throttling`): a collection over
+   budget makes the next one lean;
 5. prunes the journal and saves the state.
 
 Everything the cycle did is returned as a :class:`CycleReport` for the CLI to
@@ -30,6 +35,7 @@ from typing import Any
 import httpx
 
 from agent.connection import ControllerConnection
+from agent.errors import ProtocolError
 from agent.executing import JobResult, JobRunner
 from agent.extracting import Caps
 from agent.installing import ArchivePackages
@@ -38,8 +44,10 @@ from agent.journal import Journal
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
 from agent.state import AgentConfig, AgentState, DataDir
+from agent.throttling import CpuBudget, CpuMeter, Effort, run_at_low_priority, thread_and_children_cpu
 from agent.urls import check_server_url
 from agent.verifying import TrustedKeys
+from schemas.inventory import AgentConfig as ControllerConfig
 from schemas.protocol import (
     CheckinRequest,
     CheckinResponse,
@@ -75,6 +83,11 @@ class CycleReport:
     seen_seq: int = 0
     interval_seconds: int = 60
     stopped_early: bool = False
+    config_version: str = ""
+    config_fetched: bool = False
+    inventory_failed: list[InventorySection] = field(default_factory=list)
+    inventory_effort: Effort | None = None
+    collection_cpu_seconds: float | None = None
 
     @property
     def jobs_executed(self) -> bool:
@@ -89,7 +102,9 @@ class CycleReport:
                 "jobs_pending": self.checkin.jobs_pending, "inventory": self.checkin.inventory,
             },
             "inventory": {"sent": self.inventory_sent, "accepted": self.inventory_accepted,
-                          "full": self.inventory_full},
+                          "full": self.inventory_full, "failed": self.inventory_failed,
+                          "effort": self.inventory_effort, "cpu_seconds": self.collection_cpu_seconds},
+            "config": {"version": self.config_version, "fetched": self.config_fetched},
             "jobs": [
                 {"id": job.job_id, "action": job.action, "package": job.package, "version": job.version,
                  "result": job.result, "reason": job.reason, "message": job.message,
@@ -114,11 +129,14 @@ class Cycle:
         clock: Clock = utc_now,
         transport: httpx.BaseTransport | None = None,
         collectors: Collectors | None = None,
+        cpu_meter: CpuMeter = thread_and_children_cpu,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.transport = transport
         self.collectors = collectors
+        self.cpu_meter = cpu_meter
+        self.budget = CpuBudget(settings.collection_cpu_budget_seconds)
         self.data_dir = DataDir(settings.data_dir)
 
     def run(self, *, always_lease: bool, wait_seconds: float = 0.0,
@@ -152,14 +170,37 @@ class Cycle:
         report.checkin = checkin
         report.interval_seconds = _clamp_interval(checkin.checkin_interval_seconds)
         state.checkin_interval_seconds = report.interval_seconds
+        remote, discovery_changed = self._sync_config(connection, checkin, report)
         report.resent = runner.flush_outbox()
         if always_lease or checkin.jobs_pending:
             self._lease_and_run(connection, runner, report, wait_seconds, should_stop)
         if not report.stopped_early:
-            self._inventory(connection, state, report, asked=checkin.inventory)
+            self._inventory(connection, state, report, asked=checkin.inventory, remote=remote,
+                            discovery_changed=discovery_changed)
         journal = Journal(self.data_dir.journal_dir)
         journal.prune(self.settings.journal_keep)
         report.outbox = len(journal.outbox())
+
+    def _sync_config(self, connection: ControllerConnection, checkin: CheckinResponse,
+                     report: CycleReport) -> tuple[ControllerConfig | None, bool]:
+        """The controller config to use, fetched when the check-in names another version, and
+        whether its discovery settings changed (then the network section is rescanned)."""
+        held = self.data_dir.load_controller_config()
+        wanted = checkin.config_version
+        report.config_version = held.version if held is not None else ""
+        if not wanted or (held is not None and held.version == wanted):
+            return held, False
+        try:
+            fetched = connection.get_config()
+        except ProtocolError as exc:
+            # A controller without /config (or a broken answer) must not stop jobs; retried next check-in.
+            log.warning("could not fetch the controller's config version %s (%s); keeping %s", wanted, exc.message,
+                        f"version {held.version}" if held is not None else "the defaults")
+            return held, False
+        self.data_dir.save_controller_config(fetched)
+        report.config_version, report.config_fetched = fetched.version, True
+        log.info("controller config version %s fetched", fetched.version)
+        return fetched, held is None or held.discovery != fetched.discovery
 
     def _runner(self, connection: ControllerConnection, config: AgentConfig, state: AgentState) -> JobRunner:
         packages = ArchivePackages(
@@ -190,16 +231,30 @@ class Cycle:
                 return
 
     def _inventory(self, connection: ControllerConnection, state: AgentState, report: CycleReport,
-                   *, asked: str) -> None:
+                   *, asked: str, remote: ControllerConfig | None, discovery_changed: bool) -> None:
         now = self.clock()
         first = state.last_full_inventory is None or not state.inventory_hashes
-        full = asked == "full" or first or _due(state.last_full_inventory, now,
-                                                   self.settings.full_inventory_seconds)
+        full_every = (remote.inventory.full_every_hours * 3600.0 if remote is not None
+                      else self.settings.full_inventory_seconds)
+        full = asked == "full" or first or _due(state.last_full_inventory, now, full_every)
         rescan = _due(state.last_inventory_scan, now, self.settings.inventory_rescan_seconds)
-        if not (full or asked == "changed" or rescan or report.jobs_executed):
+        everything = full or asked == "changed" or rescan or report.jobs_executed
+        if not (everything or discovery_changed):
             return
-        inventory = collect_inventory(Receipts(self.data_dir.receipts_dir), self.collectors)
-        state.last_inventory_scan = now
+        effort = self.budget.effort_after(state.last_collection_cpu_seconds)
+        receipts = Receipts(self.data_dir.receipts_dir)
+        discovery = remote.discovery if remote is not None else None
+        only: tuple[InventorySection, ...] | None = None if everything else ("network",)
+        inventory, used = run_at_low_priority(
+            lambda: collect_inventory(receipts, self.collectors, discovery=discovery, effort=effort,
+                                      only=only, meter=self.cpu_meter),
+            meter=self.cpu_meter)
+        state.last_collection_cpu_seconds = used
+        self.budget.check(used)
+        report.inventory_effort, report.collection_cpu_seconds = effort, round(used, 3)
+        report.inventory_failed = list(inventory.failed)
+        if everything:
+            state.last_inventory_scan = now
         hashes = inventory.hashes()
         body = inventory.report(state.inventory_hashes, full=full)
         if body is None and asked != "changed":
@@ -213,7 +268,7 @@ class Cycle:
         report.inventory_accepted = sorted(set(ack.accepted) & set(body.hashes))
         for section in report.inventory_accepted:
             state.inventory_hashes[section] = hashes[section]
-        if full and set(report.inventory_accepted) == set(body.hashes):
+        if full and not inventory.failed and set(report.inventory_accepted) == set(body.hashes):
             state.last_full_inventory = now
 
 
@@ -226,8 +281,9 @@ def _clamp_interval(seconds: int) -> int:
 
 
 def run_once(settings: AgentSettings, *, clock: Clock = utc_now, transport: httpx.BaseTransport | None = None,
-             collectors: Collectors | None = None) -> CycleReport:
+             collectors: Collectors | None = None, cpu_meter: CpuMeter = thread_and_children_cpu) -> CycleReport:
     """``fleetward-agent run --once`` without the CLI: lock, one cycle with a plain lease, report."""
     data_dir = DataDir(settings.data_dir)
     with data_dir.locked():
-        return Cycle(settings, clock=clock, transport=transport, collectors=collectors).run(always_lease=True)
+        return Cycle(settings, clock=clock, transport=transport, collectors=collectors,
+                     cpu_meter=cpu_meter).run(always_lease=True)

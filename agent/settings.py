@@ -44,6 +44,10 @@ class AgentSettings:
     full_inventory_seconds: float = 24 * 3600.0
     """How often a full inventory is sent even if nothing changed (the controller's safety net)."""
 
+    collection_cpu_budget_seconds: float = 2.0
+    """CPU (the collecting thread plus the tools it ran) one inventory collection should stay under;
+    over it, a warning is logged and the next collection skips optional work (install dates)."""
+
     backoff_cap_seconds: float = 300.0
     """Longest wait between retries after errors (exponential backoff with full jitter)."""
 

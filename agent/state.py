@@ -5,7 +5,10 @@ Layout of ``<data dir>``::
     agent.json              identity (mode 0600): server, agent_id, client, credential,
                             signing_keys, allow_insecure_http. Written once by ``enroll``.
     state.json              progress: seen_seq (highest job seq finished), the inventory
-                            section hashes the controller accepted, last full inventory time
+                            section hashes the controller accepted, last full inventory time,
+                            the CPU seconds the last collection used (for the budget)
+    controller-config.json  the last AgentConfig fetched from GET /config (discovery ranges,
+                            inventory schedule); re-fetched when the check-in names another version
     journal/<job_id>.json   one per finished job: its result event, seq and whether the
                             controller acknowledged it; the unacknowledged ones are the outbox
     receipts/<package>.json what Fleetward installed: package, version, sha256, installed_at, path
@@ -35,6 +38,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.errors import ConfigError, DataDirLocked, NotEnrolled
+from schemas.inventory import AgentConfig as ControllerConfig
 from schemas.protocol import InventorySection, SigningKey
 
 if sys.platform == "win32":
@@ -46,6 +50,7 @@ MAX_STATE_FILE_BYTES = 1024 * 1024
 
 CONFIG_FILE = "agent.json"
 STATE_FILE = "state.json"
+CONTROLLER_CONFIG_FILE = "controller-config.json"
 LOCK_FILE = "agent.lock"
 JOURNAL_DIR = "journal"
 RECEIPTS_DIR = "receipts"
@@ -78,6 +83,7 @@ class AgentState(StoredModel):
     last_full_inventory: datetime | None = None
     last_inventory_scan: datetime | None = None
     checkin_interval_seconds: int | None = None
+    last_collection_cpu_seconds: float | None = None
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -130,6 +136,10 @@ class DataDir:
         return self.root / STATE_FILE
 
     @property
+    def controller_config_path(self) -> Path:
+        return self.root / CONTROLLER_CONFIG_FILE
+
+    @property
     def journal_dir(self) -> Path:
         return self.root / JOURNAL_DIR
 
@@ -180,6 +190,19 @@ class DataDir:
 
     def save_state(self, state: AgentState) -> None:
         write_json(self.state_path, state.model_dump(mode="json"))
+
+    def load_controller_config(self) -> ControllerConfig | None:
+        """The config last fetched from the controller; None when none is held or the file is
+        unreadable (then the next check-in fetches it again, so a damaged file heals itself)."""
+        if not self.controller_config_path.is_file():
+            return None
+        try:
+            return ControllerConfig.model_validate(read_json(self.controller_config_path))
+        except (ConfigError, ValidationError):
+            return None
+
+    def save_controller_config(self, config: ControllerConfig) -> None:
+        write_json(self.controller_config_path, config.model_dump(mode="json"))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from agent.inventory import SECTIONS
 from schemas.jobs import SignedJob
 from schemas.protocol import AGENT_API_PREFIX, SigningKey
 
@@ -114,6 +115,8 @@ class StubController:
     interval: int = 60
     inventory: str = "none"
     jobs: list[SignedJob] = field(default_factory=list)
+    config: dict[str, Any] | None = None
+    """What GET /config answers (an AgentConfig document); its version goes out in every check-in."""
     overrides: dict[str, list[Canned]] = field(default_factory=dict)
     """Path (under the prefix) -> answers to give instead of the normal one, used up in order."""
     requests: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)
@@ -139,9 +142,14 @@ class StubController:
         if path == "/checkin":
             return _json(200, {"jobs_pending": bool(self.jobs), "inventory": self.inventory,
                                "checkin_interval_seconds": self.interval,
-                               "server_time": datetime.now(UTC).isoformat()})
+                               "server_time": datetime.now(UTC).isoformat(),
+                               "config_version": self.config["version"] if self.config else ""})
+        if path == "/config":
+            if self.config is None:
+                return _json(404, {"code": "not_found", "message": "no config for this agent"})
+            return _json(200, self.config)
         if path == "/inventory":
-            sections = [name for name in ("facts", "software", "managed") if body.get(name) is not None]
+            sections = [name for name in SECTIONS if body.get(name) is not None]
             return _json(200, {"accepted": sections})
         if path == "/jobs/lease":
             jobs = self.jobs[: body.get("max_jobs", 10)]
@@ -164,9 +172,14 @@ class StubController:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                self.handle_call(json.loads(raw) if raw else None)
+
+            def do_GET(self) -> None:
+                self.handle_call(None)
+
+            def handle_call(self, body: Any) -> None:
                 path = self.path.removeprefix(AGENT_API_PREFIX)
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                body = json.loads(raw) if raw else None
                 with lock:
                     owner.requests.append((path, headers, body))
                     canned = owner.answer(path, headers, body)

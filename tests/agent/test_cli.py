@@ -139,7 +139,7 @@ def test_run_once_json(cli, controller: StubController, signer: Signer, tmp_path
         "result": "succeeded", "reason": None, "message": "installed 1.0.0", "resent": False,
         "delivered": True}
     assert "bad signature" in report["jobs"][1]["reason"]
-    assert report["inventory"]["sent"] == ["facts", "managed", "software"]
+    assert report["inventory"]["sent"] == ["facts", "hardware", "licenses", "managed", "network", "software"]
     assert (data / "software" / "hello-tool" / "1.0.0" / "hello" / "bin" / "hello").exists()
     assert controller.credential not in done.stdout + done.stderr
 

@@ -9,16 +9,17 @@ import pytest
 
 from agent.cycle import run_once
 from agent.errors import CredentialRejected
-from agent.inventory import Collectors
+from agent.inventory import SECTIONS
 from agent.journal import Journal
 from agent.settings import AgentSettings
 from agent.state import DataDir
 from schemas.protocol import Facts
 from tests.agent.builders import NOW, Signer, hello_tar, spec_for
+from tests.agent.collectors import quiet
 from tests.agent.servers import StubController, error
 
 FACTS = Facts(hostname="pc-1", os="linux", os_version="Debian 12", arch="x86_64")
-QUIET = Collectors(facts=lambda: FACTS, software=list)
+QUIET = quiet(FACTS)
 
 
 def _once(settings: AgentSettings):
@@ -41,7 +42,8 @@ def test_first_cycle_runs_jobs_then_sends_a_full_inventory(enrolled: DataDir, se
     assert inventory["full"] is True
     # The job's effect shows in the same cycle's inventory.
     assert [item["package"] for item in inventory["managed"]] == ["hello-tool"]
-    assert report.inventory_sent == ["facts", "managed", "software"] == report.inventory_accepted
+    assert report.inventory_sent == ["facts", "hardware", "licenses", "managed", "network", "software"]
+    assert report.inventory_accepted == report.inventory_sent
     assert report.seen_seq == 1 and report.outbox == 0
 
     as_json = report.as_json()
@@ -109,7 +111,7 @@ def test_a_full_inventory_is_sent_again_once_a_day(enrolled: DataDir, settings: 
     hour_later = run_once(settings, clock=lambda: NOW + timedelta(hours=1), collectors=QUIET)
     assert hour_later.inventory_sent == []
     day_later = run_once(settings, clock=lambda: NOW + timedelta(days=1), collectors=QUIET)
-    assert day_later.inventory_full and day_later.inventory_sent == ["facts", "managed", "software"]
+    assert day_later.inventory_full and day_later.inventory_sent == sorted(SECTIONS)
 
 
 def test_a_rejected_credential_stops_the_cycle(enrolled: DataDir, settings: AgentSettings,

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from agent.facts import collect_facts, current_os, os_version, parse_os_release
-from agent.inventory import Collectors, Inventory, collect_inventory
+from agent.inventory import Inventory, collect_inventory
 from agent.receipts import Receipt, Receipts
 from agent.software import Places, collect_software
 from agent.software.linux import LinuxPlaces
 from schemas.protocol import Facts, SoftwareItem
 from tests.agent.builders import NOW
+from tests.agent.collectors import quiet
 
 NOWHERE = Places(linux=LinuxPlaces(dpkg_info=Path("/nonexistent/dpkg"), snapd_socket=Path("/nonexistent/snapd")))
 
@@ -125,7 +126,7 @@ def test_hashes_are_stable_and_content_sensitive() -> None:
 def test_managed_comes_from_the_receipts(tmp_path: Path) -> None:
     receipts = Receipts(tmp_path)
     receipts.put(Receipt(package="hello-tool", version="1.0.0", sha256="a" * 64, installed_at=NOW, path="/x"))
-    inventory = collect_inventory(receipts, Collectors(facts=lambda: FACTS, software=list))
+    inventory = collect_inventory(receipts, quiet(FACTS))
     assert [(item.package, item.version) for item in inventory.managed] == [("hello-tool", "1.0.0")]
 
 
@@ -134,7 +135,9 @@ def test_inventory_command_matches_dpkg(cli, tmp_path: Path) -> None:
     done = cli("inventory", "--data-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert set(document) == {"facts", "software", "managed", "hashes"}
+    assert set(document) == {"facts", "software", "managed", "hardware", "licenses", "network", "hashes", "failed",
+                             "cpu_seconds"}
+    assert document["failed"] == [] and set(document["hashes"]) == set(document) - {"hashes", "failed", "cpu_seconds"}
     # `dpkg-query -W` itself, with the status column so removed-but-configured packages drop out.
     listed = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n"],
                             capture_output=True, text=True, check=True).stdout

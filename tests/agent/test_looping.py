@@ -13,12 +13,12 @@ import pytest
 
 from agent.cycle import Cycle
 from agent.errors import CredentialRejected
-from agent.inventory import Collectors
 from agent.looping import Backoff, ServiceLoop, jittered
 from agent.settings import AgentSettings
 from agent.state import DataDir
 from schemas.protocol import Facts
 from tests.agent.builders import Signer, make_spec
+from tests.agent.collectors import quiet
 from tests.agent.conftest import command, run_cli, subprocess_env
 from tests.agent.servers import StubController, error
 
@@ -27,7 +27,7 @@ FACTS = Facts(hostname="pc-1", os="linux")
 
 def _loop(settings: AgentSettings, waits: list[float], cycles: int) -> ServiceLoop:
     """A loop that records its pauses instead of sleeping and stops after ``cycles`` cycles."""
-    cycle = Cycle(settings, collectors=Collectors(facts=lambda: FACTS, software=list))
+    cycle = Cycle(settings, collectors=quiet(FACTS))
     return ServiceLoop(settings, cycle, rng=random.Random(7), wait=waits.append, max_cycles=cycles)
 
 
