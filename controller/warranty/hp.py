@@ -97,6 +97,9 @@ class HpProvider(ProviderBase):
                 raise shape_error(self.vendor, f"polling {what}", "an object with status")
             if status["status"].lower() == "completed":
                 break
+            if status["status"].lower() in ("failed", "error", "cancelled"):
+                raise VendorUnavailable(self.vendor, f"{what} ended as {text(status['status'], 20)!r}",
+                                        hint="retried later with backoff")
             pause = _pause(status)
             if self._clock() >= deadline:
                 raise VendorUnavailable(self.vendor, f"{what} did not finish within {self.max_job_wait:.0f} s",

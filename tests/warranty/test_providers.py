@@ -190,3 +190,12 @@ def test_hp_job_that_never_finishes_is_unavailable(opened, hp):
 def test_hp_wrong_secret_is_an_auth_failure(opened, hp):
     with pytest.raises(VendorAuthFailed):
         opened(HpProvider(Secret(HP_KEY), Secret("bad"), hp.base_url, sleep=lambda _s: None)).lookup(["5CG1234ABC"])
+
+
+def test_hp_job_that_fails_is_unavailable(opened, hp):
+    hp.polls_before_done = 10**6
+    hp.script.extend([json_reply(200, {"jobId": "j1", "estimatedTime": 0}),
+                      json_reply(200, {"status": "failed", "estimatedTime": 0})])
+    provider = opened(HpProvider(Secret(HP_KEY), Secret(HP_SECRET), hp.base_url, sleep=lambda _s: None))
+    with pytest.raises(VendorUnavailable, match="ended as 'failed'"):
+        provider.lookup(["5CG1234ABC"])

@@ -189,3 +189,33 @@ def test_the_background_loop_survives_a_vendor_that_hangs_up(fleet, dell):
     asyncio.run(asyncio.wait_for(main(), timeout=60))
     assert done.is_set()
     assert fleet.row("DL00008")["end"] == date(2028, 3, 31)
+
+
+def test_lookup_now_asks_even_about_fresh_serials(fleet, dell):
+    from controller.warranty import lookup_now
+    from schemas.fleet import WarrantySettings
+
+    fleet.device("Dell Inc.", "DL00009")
+    fleet.device("Dell Inc.", "DL00010")
+    settings = WarrantySettings.model_validate(dell_settings(fleet, dell))
+    first = lookup_now(fleet.store, settings, ["DL00009", "DL00010", "NOTINVENTORY"], sealed=fleet.sealed,
+                       now=fleet.clock())
+    again = lookup_now(fleet.store, settings, ["DL00009"], sealed=fleet.sealed, now=fleet.clock.advance(hours=1))
+    assert (first.asked, first.found, again.asked) == ({"dell": 2}, 2, {"dell": 1})
+    assert fleet.row("DL00009")["fetched_at"] == fleet.clock.now
+    assert fleet.row("NOTINVENTORY") is None
+
+
+def test_credentials_never_reach_the_log(fleet, dell, refresher, caplog):
+    caplog.set_level("DEBUG")
+    fleet.device("Dell Inc.", "DL00011")
+    fleet.apply(dell_settings(fleet, dell, secret="s3cret-that-is-wrong"))
+    refresher.refresh()
+    fleet.apply(dell_settings(fleet, dell), revision="b" * 40)
+    fleet.clock.advance(days=1)
+    refresher.refresh()
+    assert fleet.row("DL00011")["end"] is not None
+    logged = caplog.text + " ".join(str(fleet.row("DL00011")))
+    assert "refused the credentials" in caplog.text  # the failure was logged...
+    for secret in ("s3cret-that-is-wrong", DELL_SECRET, DELL_ID):
+        assert secret not in logged  # ...without any credential
