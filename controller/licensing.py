@@ -51,7 +51,7 @@ class Compliance:
     expires: date | None
     source: str
     devices: tuple[str, ...] = ()
-    """Hostnames of the devices using a seat."""
+    """The devices using a seat: hostnames, with the agent id where two share a hostname."""
     states: tuple[ComplianceState, ...] = ()
     days_left: int | None = None
     notes: tuple[str, ...] = field(default=())
@@ -75,9 +75,20 @@ def like_pattern(glob: str) -> str:
     return escaped.replace("*", "%")
 
 
+def _device_names(installs: Iterable[Install]) -> tuple[str, ...]:
+    """One name per device using a seat (a device counts once however many matching apps it has);
+    the hostname, with the agent id added where two devices share one."""
+    hostnames = {install.agent_id: install.hostname or install.agent_id for install in installs}
+    taken: dict[str, int] = {}
+    for hostname in hostnames.values():
+        taken[hostname] = taken.get(hostname, 0) + 1
+    return tuple(sorted(name if taken[name] == 1 else f"{name} ({agent_id})"
+                        for agent_id, name in hostnames.items()))
+
+
 def compliance(licence: Loaded[License], installs: Iterable[Install], today: date) -> Compliance:
     spec = licence.resource.spec
-    devices = tuple(sorted({install.hostname or install.agent_id for install in installs}))
+    devices = _device_names(installs)
     states: list[ComplianceState] = []
     notes: list[str] = []
     if spec.consumed_by is None:

@@ -53,6 +53,12 @@ def test_a_device_with_two_matching_apps_uses_one_seat():
     assert result.used == 1
 
 
+def test_two_devices_with_the_same_hostname_use_two_seats():
+    same = [Install("a_1", "acme", "vm", "Microsoft 365 Apps"), Install("a_2", "acme", "vm", "Microsoft 365 Apps")]
+    result = compliance(loaded(licence(seats=1)), same, NOW.date())
+    assert result.devices == ("vm (a_1)", "vm (a_2)") and "over-deployed" in result.states
+
+
 def test_like_pattern_escapes_sql_wildcards():
     assert like_pattern("100%_Pure*") == "100\\%\\_pure%"
 
