@@ -45,7 +45,7 @@ from agent.errors import (
     InsecureUrl,
     TemporaryError,
 )
-from agent.inventory import collect_inventory
+from agent.inventory import Inventory, collect_inventory
 from agent.looping import ServiceLoop
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
@@ -227,6 +227,12 @@ def _inventory(args: argparse.Namespace, out: TextIO) -> int:
     held = data_dir.load_controller_config() if data_dir is not None else None
     inventory, used = run_at_low_priority(
         lambda: collect_inventory(receipts, discovery=held.discovery if held is not None else None))
+    _print_json(_inventory_document(inventory, used), out)
+    return EXIT_OK
+
+
+def _inventory_document(inventory: Inventory, used: float) -> dict[str, Any]:
+    """What ``fleetward-agent inventory`` prints: the sections, their hashes, failures and CPU seconds."""
     document: dict[str, Any] = {str(name): data for name, data in inventory.section_data().items()}
     for licence in document.get("licenses", []):
         # The key is a secret: it goes to the controller (sealed there) but never to a terminal or a log.
@@ -235,8 +241,7 @@ def _inventory(args: argparse.Namespace, out: TextIO) -> int:
     document["failed"] = list(inventory.failed)
     document["cpu_seconds"] = {"total": round(used, 3)} | {
         str(name): round(seconds, 3) for name, seconds in inventory.cpu_seconds.items()}
-    _print_json(document, out)
-    return EXIT_OK
+    return document
 
 
 def _print_json(data: Any, out: TextIO) -> None:
