@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ from agent.errors import (
     InsecureUrl,
     TemporaryError,
 )
-from agent.inventory import Inventory, collect_inventory
+from agent.inventory import Collectors, Inventory, collect_inventory
 from agent.looping import ServiceLoop
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
@@ -196,8 +197,14 @@ def _enroll(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _settings(data_dir: Path) -> AgentSettings:
+    """The settings, with the environment's switches read here, at the edge."""
+    reverse_dns = os.environ.get("FLEETWARD_AGENT_REVERSE_DNS", "on").strip().lower() not in ("0", "off", "no", "false")
+    return AgentSettings(data_dir=data_dir, reverse_dns=reverse_dns)
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    settings = AgentSettings(data_dir=args.data_dir)
+    settings = _settings(args.data_dir)
     if args.once:
         report = run_once(settings)
         if args.format == "json":
@@ -225,8 +232,9 @@ def _inventory(args: argparse.Namespace, out: TextIO) -> int:
     data_dir = DataDir(args.data_dir) if args.data_dir else None
     receipts = Receipts(data_dir.receipts_dir) if data_dir is not None else None
     held = data_dir.load_controller_config() if data_dir is not None else None
+    collectors = Collectors.for_settings(_settings(args.data_dir or Path()))
     inventory, used = run_at_low_priority(
-        lambda: collect_inventory(receipts, discovery=held.discovery if held is not None else None))
+        lambda: collect_inventory(receipts, collectors, discovery=held.discovery if held is not None else None))
     _print_json(_inventory_document(inventory, used), out)
     return EXIT_OK
 

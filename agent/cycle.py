@@ -134,7 +134,7 @@ class Cycle:
         self.settings = settings
         self.clock = clock
         self.transport = transport
-        self.collectors = collectors
+        self.collectors = collectors or Collectors.for_settings(settings)
         self.cpu_meter = cpu_meter
         self.budget = CpuBudget(settings.collection_cpu_budget_seconds)
         self.data_dir = DataDir(settings.data_dir)

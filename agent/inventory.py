@@ -20,6 +20,7 @@ recorded for the budget (:mod:`agent.throttling`) and the benchmark.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Collection, Mapping
@@ -31,6 +32,7 @@ from agent.facts import collect_facts
 from agent.hardware import collect_hardware
 from agent.licensekeys import collect_license_keys
 from agent.receipts import Receipts
+from agent.settings import AgentSettings
 from agent.software import collect_software
 from agent.throttling import CpuMeter, Effort, thread_and_children_cpu
 from schemas.inventory import DiscoverySettings, HardwareInventory, LicenseKeyItem, NetworkNeighbour
@@ -98,6 +100,11 @@ class Collectors:
     hardware: Callable[[], HardwareInventory] = collect_hardware
     licenses: Callable[[], list[LicenseKeyItem]] = collect_license_keys
     network: Callable[[DiscoverySettings], list[NetworkNeighbour]] = collect_network
+
+    @classmethod
+    def for_settings(cls, settings: AgentSettings) -> Collectors:
+        """The real collectors, with the agent's switches applied (reverse DNS)."""
+        return cls(network=functools.partial(collect_network, reverse_dns=settings.reverse_dns))
 
 
 def collect_inventory(receipts: Receipts | None, collectors: Collectors | None = None, *,

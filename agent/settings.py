@@ -48,6 +48,10 @@ class AgentSettings:
     """CPU (the collecting thread plus the tools it ran) one inventory collection should stay under;
     over it, a warning is logged and the next collection skips optional work (install dates)."""
 
+    reverse_dns: bool = True
+    """Look up names of the devices network discovery finds (queries the system's DNS resolver).
+    ``FLEETWARD_AGENT_REVERSE_DNS=off`` turns it off where DNS traffic is not wanted (tests)."""
+
     backoff_cap_seconds: float = 300.0
     """Longest wait between retries after errors (exponential backoff with full jitter)."""
 

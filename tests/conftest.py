@@ -25,6 +25,9 @@ _GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Fleetward Tests",
     "GIT_COMMITTER_EMAIL": "tests@fleetward.invalid",
     "GIT_CONFIG_NOSYSTEM": "1",
+    # Agents started by tests (and the demo they run) discover their neighbours passively but
+    # look up no names: tests send no packet beyond loopback and their own network namespaces.
+    "FLEETWARD_AGENT_REVERSE_DNS": "off",
 }
 
 

@@ -9,13 +9,23 @@ data flows: ``reading`` (files and commands) → ``tables``/``routes`` (parsers)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.discovery.collecting import default_environment, discover
 from schemas.inventory import DiscoverySettings, NetworkNeighbour
 
 
-def collect_network(settings: DiscoverySettings) -> list[NetworkNeighbour]:
+def collect_network(settings: DiscoverySettings, *, reverse_dns: bool = True) -> list[NetworkNeighbour]:
     """Devices seen on the agent's networks: passive always, active scans only of allowed ranges.
 
-    Sorted and deduplicated by (ip, mac), at most 4096 entries; never raises.
+    Sorted and deduplicated by (ip, mac), at most 4096 entries; never raises. Without
+    ``reverse_dns`` no name is looked up, so passive discovery sends no packet at all.
     """
-    return discover(settings, default_environment())
+    environment = default_environment()
+    if not reverse_dns:
+        environment = replace(environment, resolver=_no_name)
+    return discover(settings, environment)
+
+
+def _no_name(_address: str) -> str:
+    return ""

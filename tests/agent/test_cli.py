@@ -184,3 +184,17 @@ def test_the_agent_imports_nothing_from_the_controller_side() -> None:
     repo = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param(None, True, id="default-on"), pytest.param("off", False, id="off"),
+    pytest.param("0", False, id="zero"), pytest.param("on", True, id="on"),
+])
+def test_reverse_dns_switch_is_read_from_the_environment(monkeypatch, tmp_path, value, expected):
+    from agent.cli import _settings
+
+    if value is None:
+        monkeypatch.delenv("FLEETWARD_AGENT_REVERSE_DNS", raising=False)
+    else:
+        monkeypatch.setenv("FLEETWARD_AGENT_REVERSE_DNS", value)
+    assert _settings(tmp_path).reverse_dns is expected

@@ -159,3 +159,22 @@ def test_reverse_dns_gives_up_at_its_time_cap() -> None:
     assert time.monotonic() - started < 2
     assert {str(a): n for a, n in found.items()} == {"192.0.2.1": "host-192-0-2-1.example.test",
                                                      "192.0.2.3": "host-192-0-2-3.example.test"}
+
+
+@pytest.mark.parametrize(("reverse_dns", "looked_up"), [pytest.param(True, True, id="on"),
+                                                       pytest.param(False, False, id="off")])
+def test_reverse_dns_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, reverse_dns: bool,
+                                         looked_up: bool) -> None:
+    import agent.discovery as discovery
+
+    asked: list[str] = []
+
+    def recording(address: str) -> str:
+        asked.append(address)
+        return names(address)
+
+    monkeypatch.setattr(discovery, "default_environment", lambda: environment(resolver=recording))
+    section = discovery.collect_network(DiscoverySettings(), reverse_dns=reverse_dns)
+    assert section, "the recorded neighbour tables list devices"
+    assert bool(asked) is looked_up
+    assert any(device.hostname for device in section) is looked_up
