@@ -163,7 +163,8 @@ def refresh_licences(store: Store, desired: DesiredState | None, now: datetime) 
             current.add(key)
             raise_alert(store, client=client, agent_id=None, type="license.over-deployed", severity="critical",
                         key=key, now=now,
-                        message=f"{result.product}: {result.used} devices use {result.seats} seats",
+                        message=f"{result.product}: {result.used} devices use {result.seats} "
+                                f"seat{'s' if result.seats != 1 else ''} (licence {result.ref})",
                         detail={"license": result.ref, "seats": result.seats, "used": result.used,
                                 "devices": list(result.devices[:100])})
         if result.days_left is not None and result.days_left <= EXPIRY_THRESHOLDS[-1][0]:

@@ -37,6 +37,15 @@ def print_summary(result: DemoResult) -> None:
     print("Software on the agents:")
     for agent, software in result.agent_software.items():
         print(f"  {agent}: {', '.join(software) or '(none)'}")
+    print("Inventory the agents reported (GET /api/agents/{id}/inventory/...):")
+    for line in result.inventory:
+        print(f"  {line}")
+    print("Warranty lookup (GET /api/assets/warranty/{serial}?refresh=true):")
+    for line in result.warranty:
+        print(f"  {line}")
+    print("Open alerts:")
+    for line in result.alerts or ["(none)"]:
+        print(f"  {line}")
     print()
     print("The status branch says (git show fleetward/status:README.md):")
     print("  " + "\n  ".join(result.status_readme.rstrip().splitlines()))

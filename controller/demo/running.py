@@ -23,11 +23,13 @@ import httpx
 from controller.bundled import bundled_dir
 from controller.demo.artifacts import build_artifacts
 from controller.demo.serving_artifacts import ArtifactServer
+from controller.demo.warranty_lookup import show_warranty
 from controller.errors import ConfigError
+from controller.licensing import refresh_licences
 from controller.scaffolding import create_repo_from
 from controller.serving import BackgroundController, Controller
 from controller.settings import ControllerSettings
-from controller.store import create_api_token, create_enrollment_token
+from controller.store import create_api_token, create_enrollment_token, list_alerts
 
 EXAMPLE_ARTIFACT_BASE = "https://artifacts.example-msp.com/fleet/"
 
@@ -56,6 +58,12 @@ class DemoResult:
     deployments: list[dict[str, object]] = field(default_factory=list)
     status_readme: str = ""
     agent_software: dict[str, list[str]] = field(default_factory=dict)
+    inventory: list[str] = field(default_factory=list)
+    """One line per device: hardware summary and how much software its OS reports."""
+    alerts: list[str] = field(default_factory=list)
+    """Open alerts (licence compliance, warranties) after the run."""
+    warranty: list[str] = field(default_factory=list)
+    """What the warranty lookup against the stand-in for Dell's API found."""
 
 
 def _rewrite_artifact_urls(base_url: str) -> Callable[[Path], None]:
@@ -152,9 +160,17 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
                 d["devices"] and d["converged"] == d["devices"] for d in deployments)
             if not converged:
                 time.sleep(0.5)
-    controller.publisher.publish_once()
-    status = subprocess.run(["git", "-C", str(repo), "show", "fleetward/status:README.md"],
-                            capture_output=True, text=True, check=False).stdout
+    # Licence compliance runs after every applied revision and every few minutes; the installs
+    # happened after the apply, so count seats now rather than wait.
+    refresh_licences(controller.store, controller.reconciler.applied, datetime.now(UTC))
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=10) as client:
+        inventory = _inventory(client)
+        controller.publisher.publish_once()
+        status = subprocess.run(["git", "-C", str(repo), "show", "fleetward/status:README.md"],
+                                capture_output=True, text=True, check=False).stdout
+        warranty = show_warranty(controller, url, client, repo, say)
+    alerts = [f"[{alert.severity}] {alert.client}: {alert.message}"
+              for alert in list_alerts(controller.store, None, state="open")]
     software = {
         agent.name: sorted(
             str(path.relative_to(root / "agents" / agent.name / "software"))
@@ -163,7 +179,28 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
         for agent in DEMO_AGENTS
     }
     return DemoResult(workdir=root, repo=repo, api_url=url, converged=converged, rounds=rounds,
-                      deployments=deployments, status_readme=status, agent_software=software)
+                      deployments=deployments, status_readme=status, agent_software=software,
+                      inventory=inventory, alerts=alerts, warranty=warranty)
+
+
+def _inventory(client: httpx.Client) -> list[str]:
+    """What the asset API knows of each demo device, one line each."""
+    lines = []
+    for agent in client.get("/api/agents").json()["items"]:
+        agent_id = agent["agent_id"]
+        software = client.get(f"/api/agents/{agent_id}/inventory/software", params={"limit": 1}).json()
+        found = client.get(f"/api/agents/{agent_id}/inventory/hardware")
+        if found.status_code != 200:
+            lines.append(f"{agent['hostname']} ({agent['client']}): no hardware report yet; "
+                         f"{software.get('total', 0)} software packages")
+            continue
+        hardware = found.json()
+        machine = " ".join(filter(None, (hardware["manufacturer"], hardware["model"]))) or "unknown model"
+        cpu = f"{hardware['cpu_model'] or 'CPU'} ({hardware['cpu_cores']} cores)"
+        lines.append(f"{agent['hostname']} ({agent['client']}): {machine}; {cpu}; "
+                     f"{hardware['memory_bytes'] / 2**30:.1f} GiB RAM; {hardware['disk_bytes'] / 1e9:.0f} GB disk; "
+                     f"{hardware['os_name']} {hardware['os_version']}; {software['total']} software packages")
+    return lines
 
 
 def _deployments(client: httpx.Client) -> list[dict[str, object]]:

@@ -37,3 +37,14 @@ def test_demo_converges_and_reports(tmp_path):
         ("acme.hello-on-linux", 2, 2), ("globex.backup-on-servers", 1, 1)}
     assert "| [ACME Corp](clients/acme.md) | 2 | 2 | 2 | 0 |" in result.status_readme
     assert any("globex-srv-01: install globex-backup 2.3.0 -> succeeded" in line for line in lines)
+    # Asset management: every device's inventory is in the API, and acme's one-seat licence is
+    # over-deployed by hello-on-linux.
+    assert len(result.inventory) == 3 and all("software packages" in line for line in result.inventory)
+    assert any("GiB RAM" in line for line in result.inventory)
+    assert any("Hello Tool Pro" in alert and "acme" in alert for alert in result.alerts)
+    # Warranty: looked up at the loopback stand-in for Dell's API, cached, and 45 days left raises
+    # a warning.
+    (warranty,) = result.warranty
+    assert "DMO7X4Q" in warranty and "ProSupport Plus" in warranty and "(45 days left)" in warranty
+    assert "asked Dell's stand-in API 1 time(s)" in warranty
+    assert any("[warning]" in alert and "DMO7X4Q" in alert for alert in result.alerts), result.alerts
