@@ -36,6 +36,10 @@ def register(commands: Any) -> None:
                        help="commit status at most this often (default: 60)")
     serve.add_argument("--checkin-interval", type=int, default=60, metavar="SECONDS",
                        help="how often agents check in (they add jitter; default: 60)")
+    serve.add_argument("--warranty-interval", type=float, default=900.0, metavar="SECONDS",
+                       help="look for warranties to refresh this often (default: 900); only new serials, "
+                            "stale cache entries (older than the Fleet's warranty.cacheDays) and retries "
+                            "that are due are sent to the vendors")
     serve.add_argument("--gnupg-home", type=Path, metavar="DIR",
                        help="GnuPG home with the public keys of GPG signers in allowedSigners "
                             "(SSH signers need nothing)")
@@ -54,14 +58,14 @@ def settings_from(args: argparse.Namespace) -> ControllerSettings:
             f"--listen {args.listen} is not a loopback address and the API speaks plain HTTP",
             hint="put a TLS-terminating proxy in front and listen on 127.0.0.1, or pass "
                  "--allow-insecure-http for a lab")
-    if args.interval <= 0 or args.status_interval <= 0 or args.checkin_interval <= 0:
+    if min(args.interval, args.status_interval, args.checkin_interval, args.warranty_interval) <= 0:
         raise ConfigError("intervals must be positive numbers of seconds")
     return ControllerSettings(
         data_dir=data_dir(args), repo=args.repo, branch=args.branch, path=args.path,
         db_url=database_url(args), listen=args.listen, fetch_interval=args.interval,
         status_interval=args.status_interval, checkin_interval=args.checkin_interval,
         allow_insecure_http=args.allow_insecure_http, webhook_secret_file=args.webhook_secret_file,
-        gnupg_home=args.gnupg_home,
+        gnupg_home=args.gnupg_home, warranty_interval=args.warranty_interval,
     )
 
 

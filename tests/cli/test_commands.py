@@ -119,6 +119,8 @@ def test_token_create_prints_only_the_token_and_stores_only_a_hash(tmp_path, dat
     pytest.param(["serve", "--repo", ".", "--listen", "0.0.0.0:8080"], "not a loopback address",
                  id="serve-public-without-tls"),
     pytest.param(["serve", "--repo", ".", "--listen", "nonsense"], "is not HOST:PORT", id="bad-listen"),
+    pytest.param(["serve", "--repo", ".", "--warranty-interval", "0"], "intervals must be positive",
+                 id="zero-warranty-interval"),
 ])
 def test_usage_errors_say_what_to_do(tmp_path, args, message):
     done = fleetward(*args, "--data-dir", str(tmp_path / "data"))
