@@ -22,6 +22,7 @@ from controller.api.app import create_app
 from controller.api.context import ApiContext
 from controller.errors import ConfigError
 from controller.gitsource import RepoMirror, watch_refs
+from controller.ingesting import InventoryIngester
 from controller.jobs.signing import JobSigner
 from controller.reconciling import Reconciler
 from controller.secrets import KeyFolder, SealedSecrets
@@ -54,7 +55,8 @@ class Controller:
         self.context = ApiContext(store=self.store, signer=self.signer, settings=settings, clock=clock,
                                   notifier=self.reconciler, source_health=lambda: self.reconciler.source,
                                   desired_state=lambda: self.reconciler.applied, mirror=self.mirror,
-                                  request_fetch=self.reconciler.request_fetch)
+                                  request_fetch=self.reconciler.request_fetch,
+                                  ingester=InventoryIngester(self.store))
         self.context.webhook_secret = self._webhook_secret
         self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
@@ -106,6 +108,8 @@ class Controller:
         await stop.wait()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.context.ingester is not None:
+            self.context.ingester.close()
         self.store.close()
 
     async def _watch(self, stop: asyncio.Event) -> None:

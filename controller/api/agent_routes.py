@@ -19,6 +19,7 @@ from controller.jobs.payloads import job_spec
 from controller.secrets import seal
 from controller.store import (
     CheckinState,
+    InventoryUpload,
     checkin,
     enroll_agent,
     ingest_inventory,
@@ -84,7 +85,10 @@ def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep, request: 
     if body.licenses and any(item.key for item in body.licenses):
         public = sealing_keys(request, ctx).ensure().sealing_key
         sealer = functools.partial(seal, public_key=public)
-    accepted = ingest_inventory(ctx.store, agent, body, ctx.now(), seal=sealer)
+    if ctx.ingester is not None:
+        accepted = ctx.ingester.ingest(InventoryUpload(agent, body, sealer), ctx.now())
+    else:
+        accepted = ingest_inventory(ctx.store, agent, body, ctx.now(), seal=sealer)
     ctx.principals.forget([agent.agent_id])
     if body.facts is not None or body.managed is not None:
         ctx.notifier.agent_changed(agent.agent_id)

@@ -15,6 +15,7 @@ from controller.agent_config import AgentConfigCache
 from controller.api.principals import PrincipalCache
 from controller.desired import DesiredState
 from controller.gitsource import RepoMirror
+from controller.ingesting import InventoryIngester
 from controller.jobs.signing import JobSigner
 from controller.reconciling import SourceHealth
 from controller.settings import ControllerSettings
@@ -51,6 +52,8 @@ class ApiContext:
     desired_state: Callable[[], DesiredState | None] = lambda: None
     """The applied revision, as the reconciler holds it (None before the first apply)."""
     agent_configs: AgentConfigCache = field(default_factory=AgentConfigCache)
+    ingester: InventoryIngester | None = None
+    """Batches inventory reports into shared transactions (None: each report on its own)."""
     mirror: RepoMirror | None = None
     """The controller's clone of the fleet repository (None in tools that serve no repository)."""
     request_fetch: Callable[[], None] = lambda: None

@@ -47,7 +47,9 @@ from controller.store.audit import AuditRecord, list_audit, record_audit
 from controller.store.engine import Store, store_errors, upgrade
 from controller.store.inventory import (
     InstalledSoftware,
+    InventoryUpload,
     ManagedPackage,
+    ingest_inventories,
     ingest_inventory,
     list_managed,
     list_software,
@@ -125,6 +127,7 @@ __all__ = [
     "HistoryRecord",
     "InstalledSoftware",
     "InvalidQuery",
+    "InventoryUpload",
     "JobEventPublic",
     "JobPublic",
     "JobRow",
@@ -160,6 +163,7 @@ __all__ = [
     "get_hardware",
     "get_job",
     "get_proposal_plan",
+    "ingest_inventories",
     "ingest_inventory",
     "issue_jobs",
     "jobs_for_agent",

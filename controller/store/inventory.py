@@ -11,16 +11,21 @@ full report at its next check-in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
 from controller.store.agents import AgentPrincipal
 from controller.store.asset_ingesting import (
+    DeviceWrite,
     Sealer,
+    chunks,
     write_hardware,
     write_history,
     write_license_keys,
@@ -28,9 +33,8 @@ from controller.store.asset_ingesting import (
     write_software,
 )
 from controller.store.engine import Store
-from controller.store.inventory_changes import InventoryChange
 from controller.store.tables import agents, managed_software, software_inventory
-from schemas.protocol import InventoryReport, InventorySection
+from schemas.protocol import InventoryReport, InventorySection, ManagedItem
 
 SECTIONS: tuple[InventorySection, ...] = ("facts", "software", "managed", "hardware", "licenses", "network")
 
@@ -56,13 +60,37 @@ class ManagedPackage(BaseModel):
     reported_at: datetime
 
 
+@dataclass(frozen=True)
+class InventoryUpload:
+    """One report to store: who sent it, what it says, how to seal its licence keys."""
+
+    agent: AgentPrincipal
+    report: InventoryReport
+    seal: Sealer | None = None
+
+
 def ingest_inventory(store: Store, agent: AgentPrincipal, report: InventoryReport, now: datetime,
                      *, seal: Sealer | None = None) -> list[InventorySection]:
     """Store the sections ``report`` carries and the history of what they changed; returns
     their names (the agent keeps those hashes). ``seal`` seals licence keys before storage."""
-    agent_id, client = agent.agent_id, agent.client
-    accepted: list[InventorySection] = []
-    changes: list[InventoryChange] = []
+    return ingest_inventories(store, [InventoryUpload(agent, report, seal)], now)[0]
+
+
+def ingest_inventories(store: Store, uploads: Sequence[InventoryUpload], now: datetime) -> list[list[InventorySection]]:
+    """:func:`ingest_inventory` for many reports in one transaction; the accepted sections of each.
+
+    A device may appear more than once (an agent that retried): its reports are applied in
+    order, in separate rounds of the same transaction.
+    """
+    rounds: list[list[int]] = []
+    seen_in: dict[str, int] = {}
+    for index, upload in enumerate(uploads):
+        depth = seen_in.get(upload.agent.agent_id, -1) + 1
+        seen_in[upload.agent.agent_id] = depth
+        if depth == len(rounds):
+            rounds.append([])
+        rounds[depth].append(index)
+    accepted: list[list[InventorySection]] = [[] for _ in uploads]
     with store.write() as session:
         if session.get_bind().dialect.name == "postgresql":
             # Only a PostgreSQL server crash can lose an acknowledged asynchronous commit (the last
@@ -70,52 +98,90 @@ def ingest_inventory(store: Store, agent: AgentPrincipal, report: InventoryRepor
             # its daily full report restores it. So this transaction does not wait for the WAL flush,
             # which on a busy disk is most of its time.
             session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        stored = session.execute(
-            select(agents.c.inventory_hashes).where(agents.c.id == agent_id)).scalar_one()
-        hashes: dict[str, Any] = dict(stored or {})
-        values: dict[str, Any] = {}
-        if report.facts is not None:
-            values.update(facts=report.facts.model_dump(mode="json"), hostname=report.facts.hostname)
-            accepted.append("facts")
-        if report.software is not None:
-            changes += write_software(session, agent_id, client, report.software, now,
-                                      baseline="software" not in hashes)
-            accepted.append("software")
-        if report.managed is not None:
-            _write_managed(session, agent_id, client, report, now)
-            accepted.append("managed")
-        if report.hardware is not None:
-            changes += write_hardware(session, agent_id, client, report.hardware, now)
-            accepted.append("hardware")
-        if report.licenses is not None:
-            changes += write_license_keys(session, agent_id, client, report.licenses, now, seal)
-            accepted.append("licenses")
-        if report.network is not None:
-            write_network(session, agent_id, client, report.network, now)
-            accepted.append("network")
-        write_history(session, agent_id, client, changes, now)
+        for indexes in rounds:
+            batch = [uploads[index] for index in indexes]
+            for index, sections in zip(indexes, _write_round(session, batch, now), strict=True):
+                accepted[index] = sections
+    return accepted
+
+
+def _write_round(session: Session, uploads: Sequence[InventoryUpload], now: datetime) -> list[list[InventorySection]]:
+    """Reports of distinct devices: a few statements per section for all of them."""
+    stored_hashes: dict[str, dict[str, Any]] = {}
+    for ids in chunks([upload.agent.agent_id for upload in uploads]):
+        for agent_id, hashes in session.execute(
+                select(agents.c.id, agents.c.inventory_hashes).where(agents.c.id.in_(ids))):
+            stored_hashes[agent_id] = dict(hashes or {})
+    devices = []
+    for upload in uploads:
+        if upload.agent.agent_id not in stored_hashes:
+            raise NotFound(f"agent {upload.agent.agent_id} does not exist")
+        hashes = stored_hashes[upload.agent.agent_id]
+        devices.append(DeviceWrite(upload.agent.agent_id, upload.agent.client,
+                                   baseline={section for section in SECTIONS if section not in hashes}))
+    pairs = list(zip(devices, uploads, strict=True))
+    software = [(device, upload.report.software) for device, upload in pairs if upload.report.software is not None]
+    if software:
+        write_software(session, software, now)
+    managed = [(device, upload.report.managed) for device, upload in pairs if upload.report.managed is not None]
+    if managed:
+        _write_managed(session, managed, now)
+    hardware = [(device, upload.report.hardware) for device, upload in pairs if upload.report.hardware is not None]
+    if hardware:
+        write_hardware(session, hardware, now)
+    keys = [(device, upload.report.licenses, upload.seal) for device, upload in pairs
+            if upload.report.licenses is not None]
+    if keys:
+        write_license_keys(session, keys, now)
+    for device, upload in pairs:
+        if upload.report.network is not None:
+            write_network(session, device, upload.report.network, now)
+    write_history(session, devices, now)
+
+    results: list[list[InventorySection]] = []
+    with_facts: list[dict[str, Any]] = []
+    without_facts: list[dict[str, Any]] = []
+    for device, upload in pairs:
+        report = upload.report
+        sections: list[InventorySection] = [section for section in SECTIONS if getattr(report, section) is not None]
+        hashes = stored_hashes[device.agent_id]
         stale = False
         for section in SECTIONS:
             reported = report.hashes.get(section)
-            if section in accepted:
+            if section in sections:
                 if reported is not None:
                     hashes[section] = reported[:128]
                 else:
                     hashes.pop(section, None)
             elif reported is not None and hashes.get(section) != reported:
                 stale = True
-        values.update(inventory_hashes=hashes, inventory_wanted="full" if stale else "none")
-        session.execute(update(agents).where(agents.c.id == agent_id).values(values))
-    return accepted
+        values = {"device": device.agent_id, "inventory_hashes": hashes,
+                  "inventory_wanted": "full" if stale else "none"}
+        if report.facts is not None:
+            with_facts.append({**values, "facts": report.facts.model_dump(mode="json"),
+                               "hostname": report.facts.hostname})
+        else:
+            without_facts.append(values)
+        results.append(sections)
+    for rows in (with_facts, without_facts):
+        if rows:
+            columns = [name for name in rows[0] if name != "device"]
+            session.execute(update(agents).where(agents.c.id == bindparam("device"))
+                            .values({name: bindparam(name) for name in columns}), rows)
+    return results
 
 
-def _write_managed(session: Any, agent_id: str, client: str, report: InventoryReport, now: datetime) -> None:
-    session.execute(delete(managed_software).where(managed_software.c.agent_id == agent_id))
-    # The last receipt for a package wins if an agent ever sends two.
-    by_package = {item.package: item for item in report.managed or ()}
-    rows = [{"agent_id": agent_id, "package": item.package, "client": client, "version": item.version,
-             "sha256": item.sha256, "installed_at": item.installed_at, "reported_at": now}
-            for item in by_package.values()]
+def _write_managed(session: Session, batch: Sequence[tuple[DeviceWrite, Sequence[ManagedItem]]],
+                   now: datetime) -> None:
+    for ids in chunks([device.agent_id for device, _items in batch]):
+        session.execute(delete(managed_software).where(managed_software.c.agent_id.in_(ids)))
+    rows = []
+    for device, items in batch:
+        # The last receipt for a package wins if an agent ever sends two.
+        by_package = {item.package: item for item in items}
+        rows += [{"agent_id": device.agent_id, "package": item.package, "client": device.client,
+                  "version": item.version, "sha256": item.sha256, "installed_at": item.installed_at,
+                  "reported_at": now} for item in by_package.values()]
     if rows:
         session.execute(insert(managed_software), rows)
 

@@ -20,6 +20,7 @@ the old side and get nothing back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,45 +41,63 @@ class InventoryChange:
     new: str | None
 
 
-SoftwareKey = tuple[str, str, str]
+SoftwareKey = tuple[str, str, str, str]
+"""(source, name, arch, version): one installed version."""
 
 
-def software_changes(old: Iterable[tuple[str, str, str, str]] | None,
-                     new: Iterable[tuple[str, str, str, str]]) -> list[InventoryChange]:
-    """Changes between two software lists of (source, name, arch, version)."""
+def software_changes(old: Iterable[tuple[str, ...]] | None, new: Iterable[tuple[str, ...]]) -> list[InventoryChange]:
+    """Changes between two software lists of (source, name, arch, version, ...): tuples whose
+    first four fields say which version of which product; further fields (publisher, install
+    date) are not history."""
     if old is None:
         return []
-    before = _versions_by_key(old)
-    after = _versions_by_key(new)
+    before = old if isinstance(old, set) else set(old)
+    after = new if isinstance(new, set) else set(new)
+    gone_entries, came_entries = before - after, after - before
+    if not gone_entries and not came_entries:
+        return []
+    gone: set[SoftwareKey] = {_key(entry) for entry in gone_entries}
+    came: set[SoftwareKey] = {_key(entry) for entry in came_entries}
+    gone, came = gone - came, came - gone
+    if not gone and not came:
+        return []
+    # Only the products that changed are grouped and compared: a delta report costs two set
+    # differences, whatever the number of packages.
+    was = _versions_by_product(gone)
+    now = _versions_by_product(came)
+    products = was.keys() | now.keys()
+    count_before = Counter(key[:3] for key in before if key[:3] in products)
+    count_after = Counter(key[:3] for key in after if key[:3] in products)
     changes: list[InventoryChange] = []
-    for key in sorted(before.keys() | after.keys()):
-        was, now = before.get(key, []), after.get(key, [])
-        if was == now:
-            continue
-        label = _software_label(key)
-        if len(was) == 1 and len(now) == 1:
-            order = compare_versions(was[0], now[0])
+    for product in sorted(products):
+        removed, added = was.get(product, []), now.get(product, [])
+        label = _software_label(product)
+        if len(removed) == 1 and len(added) == 1 and count_before[product] == 1 and count_after[product] == 1:
+            order = compare_versions(removed[0], added[0])
             kind = "upgraded" if order < 0 else "downgraded" if order > 0 else "changed"
-            changes.append(InventoryChange("software", kind, label, was[0], now[0]))
+            changes.append(InventoryChange("software", kind, label, removed[0], added[0]))
             continue
-        for version in was:
-            if version not in now:
-                changes.append(InventoryChange("software", "removed", label, version, None))
-        for version in now:
-            if version not in was:
-                changes.append(InventoryChange("software", "added", label, None, version))
+        changes += [InventoryChange("software", "removed", label, version, None) for version in removed]
+        changes += [InventoryChange("software", "added", label, None, version) for version in added]
     return _capped(changes, "software")
 
 
-def _versions_by_key(items: Iterable[tuple[str, str, str, str]]) -> dict[SoftwareKey, list[str]]:
-    found: dict[SoftwareKey, list[str]] = {}
-    for source, name, arch, version in items:
+Product = tuple[str, str, str]
+
+
+def _key(entry: tuple[str, ...]) -> SoftwareKey:
+    return entry[0], entry[1], entry[2], entry[3]
+
+
+def _versions_by_product(keys: Iterable[SoftwareKey]) -> dict[Product, list[str]]:
+    found: dict[Product, list[str]] = {}
+    for source, name, arch, version in keys:
         found.setdefault((source, name, arch), []).append(version)
-    return {key: sorted(set(versions)) for key, versions in found.items()}
+    return {product: sorted(versions) for product, versions in found.items()}
 
 
-def _software_label(key: SoftwareKey) -> str:
-    source, name, arch = key
+def _software_label(product: Product) -> str:
+    source, name, arch = product
     return f"{name} ({arch}, {source})" if arch else f"{name} ({source})"
 
 

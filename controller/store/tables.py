@@ -130,7 +130,11 @@ class ApiToken(Base):
 
 class SoftwareInventoryItem(Base):
     __tablename__ = "asset_software_inventory"
-    __table_args__ = (Index(None, "client", "name"),)
+    __table_args__ = (
+        Index(None, "client", "name"),
+        # Covers the fleet-wide search: name, then version and device, without reading the rows.
+        Index("ix_asset_software_inventory_name_key", "name_key", "version", "agent_id"),
+    )
 
     id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
@@ -142,8 +146,20 @@ class SoftwareInventoryItem(Base):
     publisher: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime]
     install_date: Mapped[date | None]
-    name_key: Mapped[str] = mapped_column(String(500), index=True, server_default="")
+    name_key: Mapped[str] = mapped_column(String(500), server_default="")
     """The name in lower case: what the fleet-wide software search matches, through an index."""
+
+
+class SoftwareSection(Base):
+    """Each device's software section in one compact text (a record per package: source, name,
+    arch, version, publisher, install date): what a report is compared with, read as one row
+    instead of one row per package. The rows in asset_software_inventory serve the searches."""
+
+    __tablename__ = "asset_software_sections"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    entries: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class HardwareInventory(Base):
@@ -459,6 +475,7 @@ job_events = cast(Table, JobEvent.__table__)
 revisions = cast(Table, Revision.__table__)
 proposal_plans = cast(Table, ProposalPlan.__table__)
 hardware_inventory = cast(Table, HardwareInventory.__table__)
+software_sections = cast(Table, SoftwareSection.__table__)
 license_keys = cast(Table, LicenseKey.__table__)
 asset_licenses = cast(Table, AssetLicense.__table__)
 asset_warranties = cast(Table, AssetWarranty.__table__)

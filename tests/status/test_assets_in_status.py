@@ -31,7 +31,8 @@ def test_assets_appear_in_client_and_device_reports(database_url):
                 os_name="Debian GNU/Linux", os_version="12", data={}, updated_at=NOW))
             session.execute(insert(software_inventory), [
                 {"agent_id": agent_id, "client": "acme", "name": name, "name_key": name.lower(), "version": "1",
-                 "source": "dpkg", "arch": "", "publisher": "", "updated_at": NOW} for name in ("git", "curl", "Acme CAD 2026")])
+                 "source": "dpkg", "arch": "", "publisher": "", "updated_at": NOW}
+                for name in ("git", "curl", "Acme CAD 2026")])
             session.execute(insert(asset_warranties).values(
                 serial="7XK2Q93", vendor="Dell", source="dell", model="Latitude 5440", start=date(2023, 1, 5),
                 end=(NOW + timedelta(days=40)).date(), service_level="ProSupport", data={}, fetched_at=NOW,

@@ -117,6 +117,16 @@ def upgrade() -> None:
     op.create_index(op.f("ix_asset_hardware_inventory_client"), "asset_hardware_inventory", ["client"], unique=False)
     op.create_index(op.f("ix_asset_hardware_inventory_serial"), "asset_hardware_inventory", ["serial"], unique=False)
     op.create_table(
+        "asset_software_sections",
+        sa.Column("agent_id", sa.String(length=34), nullable=False),
+        sa.Column("entries", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], name=op.f("fk_asset_software_sections_agent_id_agents"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("agent_id", name=op.f("pk_asset_software_sections")),
+    )
+    op.create_table(
         "asset_history",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("agent_id", sa.String(length=34), nullable=False),
@@ -153,7 +163,8 @@ def upgrade() -> None:
     with op.batch_alter_table("asset_software_inventory") as batch:
         batch.add_column(sa.Column("install_date", sa.Date(), nullable=True))
         batch.add_column(sa.Column("name_key", sa.String(length=500), server_default="", nullable=False))
-        batch.create_index(batch.f("ix_asset_software_inventory_name_key"), ["name_key"], unique=False)
+        batch.create_index(batch.f("ix_asset_software_inventory_name_key"), ["name_key", "version", "agent_id"],
+                           unique=False)
 
 
 def downgrade() -> None:
@@ -164,6 +175,7 @@ def downgrade() -> None:
     for table in (
         "asset_license_keys",
         "asset_history",
+        "asset_software_sections",
         "asset_hardware_inventory",
         "asset_warranties",
         "asset_network_devices",

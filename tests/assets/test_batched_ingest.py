@@ -1,0 +1,184 @@
+"""Many reports, one transaction: the store's batch ingest and the API's group-commit writer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+
+import controller.ingesting as ingesting
+from controller.errors import NotFound
+from controller.ingesting import InventoryIngester
+from controller.store import (
+    AgentPrincipal,
+    InventoryUpload,
+    Store,
+    create_enrollment_token,
+    enroll_agent,
+    ingest_inventories,
+    list_device_software,
+    list_history,
+)
+from schemas.protocol import Facts, InventoryReport, SoftwareItem
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url):
+    opened = Store.open(database_url)
+    yield opened
+    opened.close()
+
+
+def _agent(store: Store, host: str) -> AgentPrincipal:
+    token = create_enrollment_token(store, "acme", created_by="tests", now=NOW)
+    enrolled = enroll_agent(store, token, Facts(hostname=host, os="linux"), {}, NOW)
+    return AgentPrincipal(agent_id=enrolled.agent_id, client="acme", last_job_seq=0, inventory_wanted="full")
+
+
+def _report(version: str, *extra: str) -> InventoryReport:
+    items = [SoftwareItem(name="openssl", version=version, source="dpkg", arch="amd64")]
+    items += [SoftwareItem(name=name, version="1", source="dpkg") for name in extra]
+    return InventoryReport(full=False, software=items, hashes={"software": f"h-{version}-{len(extra)}"})
+
+
+def _software(store: Store, agent: AgentPrincipal) -> list[tuple[str, str]]:
+    return [(item.name, item.version) for item in list_device_software(store, agent.agent_id, None).items]
+
+
+def test_a_batch_writes_each_device_and_applies_a_repeated_device_in_order(store):
+    first, second = _agent(store, "one"), _agent(store, "two")
+    results = ingest_inventories(store, [
+        InventoryUpload(first, _report("3.0.9")),
+        InventoryUpload(second, _report("3.0.11", "curl")),
+        InventoryUpload(first, _report("3.0.13", "git")),  # the same agent again: applied after the first
+    ], NOW)
+    assert results == [["software"], ["software"], ["software"]]
+    assert _software(store, first) == [("git", "1"), ("openssl", "3.0.13")]
+    assert _software(store, second) == [("curl", "1"), ("openssl", "3.0.11")]
+    history = {(item.hostname, item.change, item.item, item.old, item.new)
+               for item in list_history(store, None)}
+    assert history == {  # the first report of a device is its baseline; the second one's changes are history
+        ("one", "upgraded", "openssl (amd64, dpkg)", "3.0.9", "3.0.13"),
+        ("one", "added", "git (dpkg)", None, "1"),
+    }
+
+
+class HeldWriter:
+    """An ingester whose first batch waits until released, so later reports queue up behind it."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.gate = threading.Event()
+        self.holding = threading.Event()
+        real = ingesting.ingest_inventories
+        calls = []
+
+        def held(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                self.holding.set()
+                self.gate.wait(10)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(ingesting, "ingest_inventories", held)
+        self.ingester = InventoryIngester(store)
+        self.outcomes: dict[str, object] = {}
+        self.threads: list[threading.Thread] = []
+
+    def send(self, agent: AgentPrincipal, report: InventoryReport) -> None:
+        def run() -> None:
+            try:
+                self.outcomes[agent.agent_id] = self.ingester.ingest(InventoryUpload(agent, report), NOW)
+            except NotFound as error:
+                self.outcomes[agent.agent_id] = error
+
+        thread = threading.Thread(target=run)
+        self.threads.append(thread)
+        thread.start()
+
+    def wait_held(self) -> None:
+        """Until the writer has taken the first report and is held writing it."""
+        assert self.holding.wait(10)
+
+    def wait_queued(self, count: int) -> None:
+        deadline = time.monotonic() + 10
+        while self.ingester._queue.qsize() != count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.ingester._queue.qsize() == count
+
+    def release(self) -> None:
+        self.gate.set()
+        for thread in self.threads:
+            thread.join(10)
+        self.ingester.close()
+
+
+def test_the_writer_batches_concurrent_reports_into_one_transaction(store, monkeypatch):
+    agents = [_agent(store, f"host-{index:02d}") for index in range(20)]
+    writer = HeldWriter(store, monkeypatch)
+    writer.send(agents[0], _report("3.0.11"))
+    writer.wait_held()
+    for agent in agents[1:]:
+        writer.send(agent, _report("3.0.11"))
+    writer.wait_queued(19)
+    writer.release()
+    assert writer.outcomes == {agent.agent_id: ["software"] for agent in agents}
+    assert writer.ingester.batches == 2
+    assert all(_software(store, agent) == [("openssl", "3.0.11")] for agent in agents)
+
+
+def test_one_bad_report_does_not_cost_the_others_their_write(store, monkeypatch):
+    first, good = _agent(store, "first"), _agent(store, "good")
+    ghost = AgentPrincipal(agent_id="a_" + "0" * 32, client="acme", last_job_seq=0, inventory_wanted="full")
+    writer = HeldWriter(store, monkeypatch)
+    writer.send(first, _report("3.0.9"))
+    writer.wait_held()
+    writer.send(good, _report("3.0.11"))
+    writer.send(ghost, _report("3.0.11"))
+    writer.wait_queued(2)  # good and ghost go in one batch, which fails and is retried one by one
+    writer.release()
+    assert writer.outcomes[good.agent_id] == ["software"]
+    assert isinstance(writer.outcomes[ghost.agent_id], NotFound)
+    assert _software(store, good) == [("openssl", "3.0.11")]
+    assert writer.ingester.batches == 2  # the held one, and good's on its own
+
+
+def test_a_closed_ingester_refuses_new_reports(store):
+    ingester = InventoryIngester(store)
+    ingester.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        ingester.ingest(InventoryUpload(_agent(store, "late"), _report("1")), NOW)
+
+
+def test_values_read_back_exactly_as_written(store):
+    agent = _agent(store, "dates")
+    installed = date(2026, 1, 15)
+    report = InventoryReport(full=False, hashes={"software": "h"}, software=[
+        SoftwareItem(name="curl", version="7.88", source="dpkg", publisher="Debian", install_date=installed)])
+    ingest_inventories(store, [InventoryUpload(agent, report)], NOW)
+    (item,) = list_device_software(store, agent.agent_id, None).items
+    assert (item.install_date, item.updated_at, item.publisher) == (installed, NOW, "Debian")
+
+
+def test_a_publisher_change_rewrites_the_row_and_is_not_history(store):
+    agent = _agent(store, "pub")
+    for publisher in ("Debian", "Debian Security"):
+        report = InventoryReport(full=False, hashes={"software": publisher}, software=[
+            SoftwareItem(name="curl", version="7.88", source="dpkg", publisher=publisher)])
+        ingest_inventories(store, [InventoryUpload(agent, report)], NOW)
+    assert [item.publisher for item in list_device_software(store, agent.agent_id, None).items] == ["Debian Security"]
+    assert list_history(store, None) == []
+
+
+def test_a_name_holding_a_separator_is_stored_and_removed_like_any_other(store):
+    agent = _agent(store, "odd")
+    odd = SoftwareItem(name="odd\x1ename\x1f", version="1", source="other")
+    plain = SoftwareItem(name="plain", version="1", source="other")
+    ingest_inventories(store, [InventoryUpload(agent, InventoryReport(full=False, software=[odd, plain]))], NOW)
+    assert _software(store, agent) == [("oddname", "1"), ("plain", "1")]
+    ingest_inventories(store, [InventoryUpload(agent, InventoryReport(full=False, software=[plain]))], NOW)
+    assert _software(store, agent) == [("plain", "1")]
+    assert [(item.change, item.item) for item in list_history(store, None)] == [("removed", "oddname (other)")]
