@@ -14,7 +14,7 @@ product, so each distinct string is compared once.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
@@ -34,7 +34,8 @@ from controller.store.versions import VersionRange
 from schemas.inventory import HardwareInventory
 
 MAX_PAGE = 10_000
-MAX_SEARCH_MATCHES = 100_000
+MAX_VERSIONS_IN_SQL = 1000
+"""More matching versions than this are filtered by the ones that do not match instead."""
 
 
 class InvalidQuery(PermanentError):
@@ -264,41 +265,51 @@ def list_history(store: Store, client: str | None, *, agent_id: str | None = Non
         return [HistoryRecord.model_validate(dict(row)) for row in session.execute(statement).mappings()]
 
 
-SearchOrder = Literal["hostname", "version"]
-
-
 def search_software(store: Store, client: str | None, name: str, *, minimum: str | None = None,
                     maximum: str | None = None, limit: int = 1000) -> tuple[int, list[SoftwareMatch]]:
     """Devices with software whose name matches ``name`` (case-insensitive; ``*`` is a wildcard,
     otherwise an exact name) and whose version lies in [minimum, maximum]. Returns (devices
-    matched, the first ``limit`` matches by client and hostname)."""
+    matched, the first ``limit`` matches by client and hostname).
+
+    Versions are compared in Python (dpkg's order has no SQL equivalent), but only the
+    distinct versions are fetched for that; counting and paging happen in SQL on the versions
+    that matched.
+    """
     pattern = name.strip().lower()
     if not pattern or pattern.strip("*") == "":
         raise InvalidQuery("a software search needs a name", hint="for example name=openssl or name=openssl*")
     limit, _ = _page(limit)
     table = software_inventory.c
-    matchers: list[Any] = [table.name_key == pattern]
+    conditions: list[Any] = [table.name_key == pattern]
     if "*" in pattern:
-        matchers = [table.name_key.like(_like(pattern, substring=False), escape="\\")]
+        conditions = [table.name_key.like(_like(pattern, substring=False), escape="\\")]
         prefix = pattern.split("*", 1)[0]
         if prefix:
             # A range on the literal prefix lets the index narrow (LIKE alone cannot use it on SQLite).
-            matchers += [table.name_key >= prefix, table.name_key < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
-    statement = (select(table.agent_id, agents.c.hostname, table.client, table.name, table.version, table.source,
-                        table.arch)
-                 .join(agents, agents.c.id == table.agent_id)
-                 .where(*matchers, agents.c.revoked_at.is_(None)).limit(MAX_SEARCH_MATCHES))
+            conditions += [table.name_key >= prefix, table.name_key < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
     if client is not None:
-        statement = statement.where(table.client == client)
+        conditions.append(table.client == client)
     versions = VersionRange(minimum, maximum)
     with store.read() as session:
-        rows = session.execute(statement).all()
-    matches = [row for row in rows if versions.unbounded or row.version in versions]
-    matches.sort(key=lambda row: (row.client, row.hostname, row.agent_id, row.name))
-    devices = len({row.agent_id for row in matches})
-    return devices, [SoftwareMatch(agent_id=row.agent_id, hostname=row.hostname, client=row.client, name=row.name,
-                                   version=row.version, source=row.source, arch=row.arch)
-                     for row in matches[:limit]]
+        if not versions.unbounded:
+            distinct = session.execute(select(table.version).where(*conditions).distinct()).scalars().all()
+            wanted = sorted(version for version in distinct if version in versions)
+            if not wanted:
+                return 0, []
+            if len(wanted) < len(distinct):
+                conditions.append(table.version.in_(wanted) if len(wanted) <= MAX_VERSIONS_IN_SQL
+                                  else table.version.not_in([v for v in distinct if v not in versions]))
+        live = [*conditions, agents.c.revoked_at.is_(None)]
+        devices = session.execute(select(func.count(func.distinct(table.agent_id)))
+                                  .select_from(software_inventory.join(agents, agents.c.id == table.agent_id))
+                                  .where(*live)).scalar_one()
+        rows = session.execute(
+            select(table.agent_id, agents.c.hostname, table.client, table.name, table.version, table.source,
+                   table.arch)
+            .join(agents, agents.c.id == table.agent_id).where(*live)
+            .order_by(table.client, agents.c.hostname, table.agent_id, table.name, table.version)
+            .limit(limit)).mappings().all()
+    return int(devices), [SoftwareMatch.model_validate(dict(row)) for row in rows]
 
 
 def _like(pattern: str, *, substring: bool = True) -> str:
