@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 MAX_REQUEST_BODY = 1024 * 1024
@@ -118,7 +118,7 @@ class FakeVendorServer:
     def answer(self, request: SeenRequest) -> Scripted:
         raise NotImplementedError
 
-    def start(self) -> FakeVendorServer:
+    def start(self) -> Self:
         self._thread.start()
         self._timer.start()
         return self
@@ -132,7 +132,7 @@ class FakeVendorServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> FakeVendorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
