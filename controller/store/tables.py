@@ -131,7 +131,6 @@ class ApiToken(Base):
 class SoftwareInventoryItem(Base):
     __tablename__ = "asset_software_inventory"
     __table_args__ = (
-        Index(None, "client", "name"),
         # Covers the fleet-wide search: name, then version and device, without reading the rows.
         Index("ix_asset_software_inventory_name_key", "name_key", "version", "agent_id"),
     )
