@@ -39,7 +39,7 @@ from agent.errors import ProtocolError
 from agent.executing import JobResult, JobRunner
 from agent.extracting import Caps
 from agent.installing import ArchivePackages
-from agent.inventory import Collectors, collect_inventory
+from agent.inventory import Collectors, collect_inventory, section_hash, software_delta
 from agent.journal import Journal
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
@@ -257,6 +257,8 @@ class Cycle:
             state.last_inventory_scan = now
         hashes = inventory.hashes()
         body = inventory.report(state.inventory_hashes, full=full)
+        if body is not None and body.software is not None and not full:
+            body = self._as_delta(body, state)
         if body is None and asked != "changed":
             return
         if body is None:
@@ -268,8 +270,25 @@ class Cycle:
         report.inventory_accepted = sorted(set(ack.accepted) & set(body.hashes))
         for section in report.inventory_accepted:
             state.inventory_hashes[section] = hashes[section]
+        if "software" in report.inventory_accepted and inventory.software is not None:
+            self.data_dir.save_accepted_software(inventory.software)
         if full and not inventory.failed and set(report.inventory_accepted) == set(body.hashes):
             state.last_full_inventory = now
+
+
+    def _as_delta(self, body: InventoryReport, state: AgentState) -> InventoryReport:
+        """``body`` with its software section sent as changes to the accepted one, when the agent
+        still holds exactly the section the controller accepted (else unchanged)."""
+        base = state.inventory_hashes.get("software")
+        accepted = self.data_dir.load_accepted_software() if base else None
+        if base is None or accepted is None or body.software is None:
+            return body
+        if section_hash([item.model_dump(mode="json") for item in accepted]) != base:
+            return body
+        delta = software_delta(accepted, body.software, base)
+        if delta is None:
+            return body
+        return body.model_copy(update={"software": None, "software_delta": delta})
 
 
 def _due(last: datetime | None, now: datetime, every_seconds: float) -> bool:

@@ -37,7 +37,7 @@ from agent.software import collect_software
 from agent.throttling import CpuMeter, Effort, thread_and_children_cpu
 from schemas.inventory import DiscoverySettings, HardwareInventory, LicenseKeyItem, NetworkNeighbour
 from schemas.jobs import canonical_json
-from schemas.protocol import Facts, InventoryReport, InventorySection, ManagedItem, SoftwareItem
+from schemas.protocol import Facts, InventoryReport, InventorySection, ManagedItem, SoftwareDelta, SoftwareItem
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,18 @@ class Inventory:
             return None
         sections: dict[str, Any] = {name: getattr(self, name) for name in changed}
         return InventoryReport(full=full, hashes={name: hashes[name] for name in changed}, **sections)
+
+
+def software_delta(accepted: list[SoftwareItem], current: list[SoftwareItem], base: str) -> SoftwareDelta | None:
+    """``current`` as changes to ``accepted`` (whose hash is ``base``); None when the change is not
+    smaller than the section itself (a reinstall), so the whole section is sent instead."""
+    before = {item.model_dump_json(): item for item in accepted}
+    after = {item.model_dump_json(): item for item in current}
+    removed = [item for key, item in before.items() if key not in after]
+    added = [item for key, item in after.items() if key not in before]
+    if len(added) + len(removed) >= len(current):
+        return None
+    return SoftwareDelta(base=base, added=added, removed=removed)
 
 
 def _real_software(effort: Effort) -> list[SoftwareItem]:

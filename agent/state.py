@@ -35,11 +35,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agent.errors import ConfigError, DataDirLocked, NotEnrolled
 from schemas.inventory import AgentConfig as ControllerConfig
-from schemas.protocol import InventorySection, SigningKey
+from schemas.protocol import InventorySection, SigningKey, SoftwareItem
 
 if sys.platform == "win32":
     import msvcrt
@@ -51,6 +51,8 @@ MAX_STATE_FILE_BYTES = 1024 * 1024
 CONFIG_FILE = "agent.json"
 STATE_FILE = "state.json"
 CONTROLLER_CONFIG_FILE = "controller-config.json"
+ACCEPTED_SOFTWARE_FILE = "accepted-software.json"
+"""The software section the controller last accepted: what the next delta is computed from."""
 LOCK_FILE = "agent.lock"
 JOURNAL_DIR = "journal"
 RECEIPTS_DIR = "receipts"
@@ -204,6 +206,23 @@ class DataDir:
     def save_controller_config(self, config: ControllerConfig) -> None:
         write_json(self.controller_config_path, config.model_dump(mode="json"))
 
+    @property
+    def accepted_software_path(self) -> Path:
+        return self.root / ACCEPTED_SOFTWARE_FILE
+
+    def load_accepted_software(self) -> list[SoftwareItem] | None:
+        """The software section the controller last accepted; None when none is held or the file is
+        unreadable (the next report then sends the whole section, which heals it)."""
+        if not self.accepted_software_path.is_file():
+            return None
+        try:
+            return _SOFTWARE_LIST.validate_python(read_json(self.accepted_software_path))
+        except (ConfigError, ValidationError):
+            return None
+
+    def save_accepted_software(self, items: list[SoftwareItem]) -> None:
+        write_json(self.accepted_software_path, [item.model_dump(mode="json") for item in items])
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the data dir's lock for the block, or raise DataDirLocked at once."""
@@ -239,3 +258,6 @@ def _unlock(handle: IO[bytes]) -> None:
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
     else:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+_SOFTWARE_LIST = TypeAdapter(list[SoftwareItem])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.inventory import HardwareInventory, LicenseKeyItem, NetworkNeighbour
 from schemas.jobs import JobAction, SignedJob, WireModel
@@ -90,17 +90,39 @@ class ManagedItem(WireModel):
 InventorySection = Literal["facts", "software", "managed", "hardware", "licenses", "network"]
 
 
+class SoftwareDelta(WireModel):
+    """The software section as changes to the one the controller last accepted from this agent.
+
+    ``base`` is that section's hash; the controller applies the change only when it still holds
+    exactly that section, and otherwise asks for a full report. ``hashes["software"]`` is the hash
+    of the section after the change, as for a whole section. An item whose publisher or install
+    date changed is removed and added again.
+    """
+
+    base: str = Field(min_length=1, max_length=128)
+    added: list[SoftwareItem] = Field(default_factory=list, max_length=20_000)
+    removed: list[SoftwareItem] = Field(default_factory=list, max_length=20_000)
+
+
 class InventoryReport(WireModel):
     """Sections set to None are unchanged since the hashes the controller last accepted."""
 
     full: bool
     facts: Facts | None = None
     software: list[SoftwareItem] | None = Field(default=None, max_length=20_000)
+    software_delta: SoftwareDelta | None = Field(
+        default=None, description="Instead of ``software``: only what changed since the accepted section.")
     managed: list[ManagedItem] | None = Field(default=None, max_length=10_000)
     hardware: HardwareInventory | None = None
     licenses: list[LicenseKeyItem] | None = Field(default=None, max_length=100)
     network: list[NetworkNeighbour] | None = Field(default=None, max_length=4096)
     hashes: dict[InventorySection, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_software_form(self) -> InventoryReport:
+        if self.software is not None and self.software_delta is not None:
+            raise ValueError("send either 'software' or 'software_delta', not both")
+        return self
 
 
 class InventoryAck(WireModel):

@@ -45,7 +45,7 @@ from controller.store.tables import (
     software_sections,
 )
 from schemas.inventory import HardwareInventory, LicenseKeyItem, NetworkNeighbour
-from schemas.protocol import SoftwareItem
+from schemas.protocol import SoftwareDelta, SoftwareItem
 
 Sealer = Callable[[str], str]
 SOFTWARE_COLUMNS = ("agent_id", "client", "name", "name_key", "version", "source", "arch", "publisher",
@@ -111,11 +111,19 @@ def _decode(text: str) -> set[Entry]:
     return {tuple(record.split(_FIELD)) for record in text.split(_RECORD)} if text else set()
 
 
-def write_software(session: Session, batch: Sequence[tuple[DeviceWrite, Sequence[SoftwareItem]]],
-                   now: datetime) -> None:
+SoftwareReport = Sequence[SoftwareItem] | SoftwareDelta
+"""A whole software section, or the changes to the stored one."""
+
+
+def write_software(session: Session, batch: Sequence[tuple[DeviceWrite, SoftwareReport]], now: datetime) -> set[str]:
     """Compare each report with the device's stored section (one row per device, not one per
-    package), then delete the rows that went, insert the ones that came, store the new section."""
+    package), then delete the rows that went, insert the ones that came, store the new section.
+
+    Returns the agents whose delta could not be applied (no stored section to apply it to);
+    their software is left as it was.
+    """
     sections: dict[str, str] = {}
+    refused: set[str] = set()
     for ids in chunks([device.agent_id for device, _items in batch]):
         sections.update(session.execute(select(software_sections.c.agent_id, software_sections.c.entries)
                                         .where(software_sections.c.agent_id.in_(ids))).all())
@@ -126,11 +134,18 @@ def write_software(session: Session, batch: Sequence[tuple[DeviceWrite, Sequence
     replace_all: list[str] = []
     section_inserts: list[dict[str, Any]] = []
     section_updates: list[dict[str, Any]] = []
-    for device, items in batch:
-        by_entry, text = _entries(items)
-        new_entries = set(by_entry)
+    for device, report in batch:
         stored = sections.get(device.agent_id)
         old_entries = _decode(stored) if stored is not None else set()
+        if isinstance(report, SoftwareDelta):
+            if stored is None:
+                refused.add(device.agent_id)
+                continue
+            by_entry, new_entries = _apply_delta(old_entries, report)
+            text = _encode(new_entries)
+        else:
+            by_entry, text = _entries(report)
+            new_entries = set(by_entry)
         if stored is None:
             # No stored section (first report): whatever rows exist are replaced whole.
             replace_all.append(device.agent_id)
@@ -161,6 +176,16 @@ def write_software(session: Session, batch: Sequence[tuple[DeviceWrite, Sequence
     if section_updates:
         session.execute(update(software_sections).where(software_sections.c.agent_id == bindparam("device"))
                         .values(entries=bindparam("entries"), updated_at=bindparam("updated_at")), section_updates)
+    return refused
+
+
+def _apply_delta(old: set[Entry], delta: SoftwareDelta) -> tuple[dict[Entry, SoftwareItem], set[Entry]]:
+    """The added items by entry, and the section after ``delta``: removed items go by (source,
+    name, arch, version), and an added item replaces a stored one with the same key."""
+    added, _text = _entries(delta.added)
+    gone: set[tuple[str, ...]] = {(item.source, item.name, item.arch, item.version) for item in delta.removed}
+    gone |= {entry[:4] for entry in added}
+    return added, {entry for entry in old if entry[:4] not in gone} | set(added)
 
 
 def hardware_summary(hardware: HardwareInventory) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from controller.store.agents import AgentPrincipal
 from controller.store.asset_ingesting import (
     DeviceWrite,
     Sealer,
+    SoftwareReport,
     chunks,
     write_hardware,
     write_history,
@@ -120,9 +121,20 @@ def _write_round(session: Session, uploads: Sequence[InventoryUpload], now: date
         devices.append(DeviceWrite(upload.agent.agent_id, upload.agent.client,
                                    baseline={section for section in SECTIONS if section not in hashes}))
     pairs = list(zip(devices, uploads, strict=True))
-    software = [(device, upload.report.software) for device, upload in pairs if upload.report.software is not None]
+    software: list[tuple[DeviceWrite, SoftwareReport]] = []
+    refused: set[str] = set()
+    for device, upload in pairs:
+        if upload.report.software is not None:
+            software.append((device, upload.report.software))
+        elif upload.report.software_delta is not None:
+            # A delta applies only to the very section it was computed from; otherwise the
+            # software section is not accepted and the agent is asked for a full report.
+            if stored_hashes[device.agent_id].get("software") == upload.report.software_delta.base:
+                software.append((device, upload.report.software_delta))
+            else:
+                refused.add(device.agent_id)
     if software:
-        write_software(session, software, now)
+        refused |= write_software(session, software, now)
     managed = [(device, upload.report.managed) for device, upload in pairs if upload.report.managed is not None]
     if managed:
         _write_managed(session, managed, now)
@@ -143,7 +155,10 @@ def _write_round(session: Session, uploads: Sequence[InventoryUpload], now: date
     without_facts: list[dict[str, Any]] = []
     for device, upload in pairs:
         report = upload.report
-        sections: list[InventorySection] = [section for section in SECTIONS if getattr(report, section) is not None]
+        delta_applied = report.software_delta is not None and device.agent_id not in refused
+        sections: list[InventorySection] = [
+            section for section in SECTIONS
+            if getattr(report, section) is not None or (section == "software" and delta_applied)]
         hashes = stored_hashes[device.agent_id]
         stale = False
         for section in SECTIONS:

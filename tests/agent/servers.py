@@ -114,6 +114,8 @@ class StubController:
     credential: str = "cred-" + "s" * 40
     interval: int = 60
     inventory: str = "none"
+    refuse_deltas: bool = False
+    """Answer a software delta as a controller that does not hold its base section would."""
     jobs: list[SignedJob] = field(default_factory=list)
     config: dict[str, Any] | None = None
     """What GET /config answers (an AgentConfig document); its version goes out in every check-in."""
@@ -150,6 +152,8 @@ class StubController:
             return _json(200, self.config)
         if path == "/inventory":
             sections = [name for name in SECTIONS if body.get(name) is not None]
+            if body.get("software_delta") is not None and not self.refuse_deltas:
+                sections.append("software")
             return _json(200, {"accepted": sections})
         if path == "/jobs/lease":
             jobs = self.jobs[: body.get("max_jobs", 10)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from agent.inventory import SECTIONS
 from agent.journal import Journal
 from agent.settings import AgentSettings
 from agent.state import DataDir
-from schemas.protocol import Facts
+from schemas.protocol import Facts, SoftwareItem
 from tests.agent.builders import NOW, Signer, hello_tar, spec_for
 from tests.agent.collectors import quiet
 from tests.agent.servers import StubController, error
@@ -64,8 +65,8 @@ def test_asked_for_changes_when_nothing_changed_sends_an_empty_report(enrolled: 
     report = _once(settings)
     assert report.inventory_sent == []
     assert controller.calls("/inventory")[-1] == {"full": False, "facts": None, "software": None,
-                                                  "managed": None, "hardware": None, "licenses": None,
-                                                  "network": None, "hashes": {}}
+                                                  "software_delta": None, "managed": None, "hardware": None,
+                                                  "licenses": None, "network": None, "hashes": {}}
 
 
 def _lost_result(controller: StubController, signer: Signer, tmp_path: Path, lost: int) -> str:
@@ -112,6 +113,31 @@ def test_a_full_inventory_is_sent_again_once_a_day(enrolled: DataDir, settings: 
     assert hour_later.inventory_sent == []
     day_later = run_once(settings, clock=lambda: NOW + timedelta(days=1), collectors=QUIET)
     assert day_later.inventory_full and day_later.inventory_sent == sorted(SECTIONS)
+
+
+def test_changed_software_goes_as_a_delta_and_whole_again_when_the_controller_asks(
+        enrolled: DataDir, settings: AgentSettings, controller: StubController) -> None:
+    installed = [SoftwareItem(name=name, version="1.0", source="dpkg") for name in ("curl", "git", "vim")]
+    collectors = replace(QUIET, software=lambda _effort: list(installed))
+    run_once(settings, clock=lambda: NOW, collectors=collectors)
+    assert [item["name"] for item in controller.calls("/inventory")[-1]["software"]] == ["curl", "git", "vim"]
+
+    installed[1] = SoftwareItem(name="git", version="2.0", source="dpkg")
+    later = run_once(settings, clock=lambda: NOW + timedelta(hours=2), collectors=collectors)
+    sent = controller.calls("/inventory")[-1]
+    assert sent["software"] is None and later.inventory_accepted == ["software"]
+    assert [(item["name"], item["version"]) for item in sent["software_delta"]["added"]] == [("git", "2.0")]
+    assert [(item["name"], item["version"]) for item in sent["software_delta"]["removed"]] == [("git", "1.0")]
+
+    # A controller that does not hold the delta's base refuses it and asks for everything.
+    controller.refuse_deltas = True
+    installed.append(SoftwareItem(name="zsh", version="5.9", source="dpkg"))
+    refused = run_once(settings, clock=lambda: NOW + timedelta(hours=4), collectors=collectors)
+    assert refused.inventory_sent == ["software"] and refused.inventory_accepted == []
+    controller.inventory = "full"
+    whole = run_once(settings, clock=lambda: NOW + timedelta(hours=4, minutes=1), collectors=collectors)
+    assert whole.inventory_full and "software" in whole.inventory_accepted
+    assert [item["name"] for item in controller.calls("/inventory")[-1]["software"]] == ["curl", "git", "vim", "zsh"]
 
 
 def test_a_rejected_credential_stops_the_cycle(enrolled: DataDir, settings: AgentSettings,

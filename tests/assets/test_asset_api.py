@@ -231,3 +231,21 @@ def test_agent_config_follows_the_client_in_git(running, fleet_repo, acme):
     assert config["discovery"] == {"active_cidrs": ["10.20.0.0/24"], "ports": [22, 443], "rate_per_second": 20}
     other = Agent(running, "globex", "gx-01")
     assert other.http.get("/config").json()["discovery"]["active_cidrs"] == []
+
+
+def test_software_deltas_over_http(running, acme):
+    accepted_hash = f"hash-of-software-{len(str(_software()))}"  # what Agent.report sent as the hash
+    delta = {"base": accepted_hash, "removed": [{"name": "lib005", "version": "1.5", "source": "dpkg",
+                                                 "arch": "amd64"}],
+             "added": [{"name": "lib005", "version": "1.6", "source": "dpkg", "arch": "amd64"}]}
+    applied = acme.http.post("/inventory", json={"full": False, "software_delta": delta,
+                                                 "hashes": {"software": "after-delta"}})
+    assert applied.json() == {"accepted": ["software"]}
+    with running.api() as api:
+        found = api.get(f"/api/agents/{acme.agent_id}/inventory/software", params={"name": "lib005"}).json()
+    assert [item["version"] for item in found["items"]] == ["1.6"]
+    stale = acme.http.post("/inventory", json={"full": False, "software_delta": {**delta, "base": "old"},
+                                               "hashes": {"software": "later"}})
+    assert stale.json() == {"accepted": []}
+    running.controller.context.principals.forget([acme.agent_id])
+    assert acme.http.post("/checkin", json={"seen_seq": 0}).json()["inventory"] == "full"

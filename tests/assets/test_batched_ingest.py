@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 
 import controller.ingesting as ingesting
 from controller.errors import NotFound
@@ -21,7 +22,8 @@ from controller.store import (
     list_device_software,
     list_history,
 )
-from schemas.protocol import Facts, InventoryReport, SoftwareItem
+from controller.store.tables import agents
+from schemas.protocol import Facts, InventoryReport, SoftwareDelta, SoftwareItem
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -182,3 +184,41 @@ def test_a_name_holding_a_separator_is_stored_and_removed_like_any_other(store):
     ingest_inventories(store, [InventoryUpload(agent, InventoryReport(full=False, software=[plain]))], NOW)
     assert _software(store, agent) == [("plain", "1")]
     assert [(item.change, item.item) for item in list_history(store, None)] == [("removed", "oddname (other)")]
+
+
+def _delta(base: str, result: str, added: list[SoftwareItem], removed: list[SoftwareItem]) -> InventoryReport:
+    return InventoryReport(full=False, software_delta=SoftwareDelta(base=base, added=added, removed=removed),
+                           hashes={"software": result})
+
+
+def test_a_software_delta_applies_to_the_section_it_was_computed_from(store):
+    agent = _agent(store, "delta")
+    ingest_inventories(store, [InventoryUpload(agent, _report("3.0.11", "curl", "git"))], NOW)  # hash h-3.0.11-2
+    upgrade = _delta("h-3.0.11-2", "h-next", added=[
+        SoftwareItem(name="openssl", version="3.0.13", source="dpkg", arch="amd64")], removed=[
+        SoftwareItem(name="openssl", version="3.0.11", source="dpkg", arch="amd64"),
+        SoftwareItem(name="curl", version="1", source="dpkg")])
+    assert ingest_inventories(store, [InventoryUpload(agent, upgrade)], NOW) == [["software"]]
+    assert _software(store, agent) == [("git", "1"), ("openssl", "3.0.13")]
+    assert {(item.change, item.item) for item in list_history(store, None)} == {
+        ("upgraded", "openssl (amd64, dpkg)"), ("removed", "curl (dpkg)")}
+    # A delta from a section the controller does not hold is refused, and a full report is wanted.
+    stale = _delta("h-something-else", "h-later", added=[SoftwareItem(name="vim", version="9", source="dpkg")],
+                   removed=[])
+    assert ingest_inventories(store, [InventoryUpload(agent, stale)], NOW) == [[]]
+    assert _software(store, agent) == [("git", "1"), ("openssl", "3.0.13")]
+    with store.read() as session:
+        wanted = session.execute(select(agents.c.inventory_wanted).where(agents.c.id == agent.agent_id)).scalar()
+    assert wanted == "full"
+
+
+def test_a_delta_before_any_section_is_refused(store):
+    agent = _agent(store, "fresh")
+    early = _delta("h-x", "h-y", added=[SoftwareItem(name="vim", version="9", source="dpkg")], removed=[])
+    assert ingest_inventories(store, [InventoryUpload(agent, early)], NOW) == [[]]
+    assert _software(store, agent) == []
+
+
+def test_a_report_cannot_carry_both_software_forms():
+    with pytest.raises(ValueError, match="not both"):
+        InventoryReport(full=False, software=[], software_delta=SoftwareDelta(base="h"))
