@@ -264,6 +264,7 @@ class Cycle:
         if body is None:
             # The controller asked; an empty report tells it nothing changed since the accepted hashes.
             body = InventoryReport(full=False)
+        body = body.model_copy(update={"agent_id": report.agent_id})
         report.inventory_sent = sorted(body.hashes)
         report.inventory_full = full
         ack = connection.send_inventory(body)

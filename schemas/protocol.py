@@ -108,6 +108,9 @@ class InventoryReport(WireModel):
     """Sections set to None are unchanged since the hashes the controller last accepted."""
 
     full: bool
+    agent_id: str | None = Field(
+        default=None, max_length=64,
+        description="The sender's own agent id; a report naming another agent is refused and audited.")
     facts: Facts | None = None
     software: list[SoftwareItem] | None = Field(default=None, max_length=20_000)
     software_delta: SoftwareDelta | None = Field(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from controller.api.auth import AgentDep, ContextDep
+from controller.api.problems import ApiError
 from controller.api.seal_routes import sealing_keys
 from controller.jobs.payloads import job_spec
 from controller.secrets import seal
@@ -24,6 +25,7 @@ from controller.store import (
     enroll_agent,
     ingest_inventory,
     lease_jobs,
+    record_audit,
     record_job_event,
 )
 from schemas.inventory import AgentConfig
@@ -81,6 +83,13 @@ def config(agent: AgentDep, ctx: ContextDep) -> AgentConfig:
 @router.post("/inventory", response_model=InventoryAck)
 def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep, request: Request) -> InventoryAck:
     """Store the sections the report carries; licence keys are sealed before they are stored."""
+    if body.agent_id is not None and body.agent_id != agent.agent_id:
+        # A copied data dir or a confused agent: nothing is stored, and the attempt is on record.
+        record_audit(ctx.store, actor=agent.agent_id, actor_kind="agent", action="inventory.refused",
+                     target=body.agent_id, client=agent.client,
+                     detail={"reason": "the report names another agent"}, now=ctx.now())
+        raise ApiError(403, "forbidden", f"this credential belongs to agent {agent.agent_id}, "
+                                         f"not {body.agent_id}; an agent reports only its own inventory")
     sealer = None
     if body.licenses and any(item.key for item in body.licenses):
         public = sealing_keys(request, ctx).ensure().sealing_key

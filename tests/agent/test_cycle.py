@@ -64,9 +64,10 @@ def test_asked_for_changes_when_nothing_changed_sends_an_empty_report(enrolled: 
     controller.inventory = "changed"
     report = _once(settings)
     assert report.inventory_sent == []
-    assert controller.calls("/inventory")[-1] == {"full": False, "facts": None, "software": None,
-                                                  "software_delta": None, "managed": None, "hardware": None,
-                                                  "licenses": None, "network": None, "hashes": {}}
+    assert controller.calls("/inventory")[-1] == {"full": False, "agent_id": enrolled.load_config().agent_id,
+                                                  "facts": None, "software": None, "software_delta": None,
+                                                  "managed": None, "hardware": None, "licenses": None,
+                                                  "network": None, "hashes": {}}
 
 
 def _lost_result(controller: StubController, signer: Signer, tmp_path: Path, lost: int) -> str:

@@ -249,3 +249,17 @@ def test_software_deltas_over_http(running, acme):
     assert stale.json() == {"accepted": []}
     running.controller.context.principals.forget([acme.agent_id])
     assert acme.http.post("/checkin", json={"seen_seq": 0}).json()["inventory"] == "full"
+
+
+def test_a_report_naming_another_agent_is_refused_and_audited(running, acme):
+    other = Agent(running, "acme", "web-02")
+    response = acme.http.post("/inventory", json={"full": False, "agent_id": other.agent_id,
+                                                  "software": [], "hashes": {"software": "x"}})
+    assert response.status_code == 403 and other.agent_id in response.json()["message"]
+    (entry,) = [row for row in list_audit(running.store, None) if row.action == "inventory.refused"]
+    assert (entry.actor, entry.target) == (acme.agent_id, other.agent_id)
+    with running.api() as api:
+        kept = api.get(f"/api/agents/{acme.agent_id}/inventory/software").json()["total"]
+    assert kept == 22  # the refused report stored nothing
+    own = acme.http.post("/inventory", json={"full": False, "agent_id": acme.agent_id, "hashes": {}})
+    assert own.status_code == 200
