@@ -1,6 +1,6 @@
 """The asset part of a status snapshot: hardware summaries, software counts, licences, warranties.
 
-Four set-based reads; values are rounded for people (GiB) and free of timestamps, so a quiet fleet
+Five set-based reads; values are rounded for people (GiB) and free of timestamps, so a quiet fleet
 renders the same bytes.
 """
 
@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from controller.status.snapshot import LicenceLine, WarrantyLine
+from controller.status.snapshot import LicenceLine, WarrantyLine, WarrantyProblem
 from controller.store import Store
 from controller.store.tables import agents, asset_licenses, asset_warranties, hardware_inventory, software_inventory
 
@@ -29,6 +29,7 @@ class AssetSummaries:
     software_counts: dict[str, int]
     licences: dict[str, tuple[LicenceLine, ...]]
     warranties: dict[str, tuple[WarrantyLine, ...]]
+    warranty_problems: dict[str, tuple[WarrantyProblem, ...]]
 
 
 def collect_assets(store: Store, today: date) -> AssetSummaries:
@@ -46,6 +47,12 @@ def collect_assets(store: Store, today: date) -> AssetSummaries:
             .join(hardware_inventory, hw.agent_id == agents.c.id)
             .join(asset_warranties, asset_warranties.c.serial == hw.serial)
             .where(agents.c.revoked_at.is_(None), asset_warranties.c.end.is_not(None))).all()
+        problem_rows = session.execute(
+            select(agents.c.client, agents.c.hostname, hw.serial, asset_warranties.c.last_error)
+            .join(hardware_inventory, hw.agent_id == agents.c.id)
+            .join(asset_warranties, asset_warranties.c.serial == hw.serial)
+            .where(agents.c.revoked_at.is_(None), asset_warranties.c.last_error != "")
+            .order_by(agents.c.client, agents.c.hostname, hw.serial)).all()
     hardware = {}
     for row in hardware_rows:
         pairs = (("manufacturer", row.manufacturer), ("model", row.model), ("serial", row.serial),
@@ -64,9 +71,13 @@ def collect_assets(store: Store, today: date) -> AssetSummaries:
         days_left = (end - today).days
         if days_left <= WARRANTY_HORIZON_DAYS:
             warranties[client].append(WarrantyLine(hostname, serial, vendor, end, days_left))
+    problems: dict[str, list[WarrantyProblem]] = defaultdict(list)
+    for client, hostname, serial, error in problem_rows:
+        problems[client].append(WarrantyProblem(hostname, serial, error.splitlines()[0][:300]))
     return AssetSummaries(
         hardware=hardware, software_counts={str(k): int(v) for k, v in counts.items()},
         licences={client: tuple(lines) for client, lines in licences.items()},
         warranties={client: tuple(sorted(lines, key=lambda w: (w.days_left, w.hostname)))
                     for client, lines in warranties.items()},
+        warranty_problems={client: tuple(lines) for client, lines in problems.items()},
     )

@@ -111,6 +111,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
             deployments=_summaries(targets_by_client[name]),
             licences=assets.licences.get(name, ()) + assets.licences.get("*", ()),
             warranties=assets.warranties.get(name, ()),
+            warranty_problems=assets.warranty_problems.get(name, ()),
         )
         for name in names
     )

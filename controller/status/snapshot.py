@@ -99,6 +99,13 @@ class WarrantyLine:
 
 
 @dataclass(frozen=True)
+class WarrantyProblem:
+    hostname: str
+    serial: str
+    error: str
+
+
+@dataclass(frozen=True)
 class ClientReport:
     name: str
     display_name: str
@@ -107,6 +114,8 @@ class ClientReport:
     licences: tuple[LicenceLine, ...] = ()
     warranties: tuple[WarrantyLine, ...] = ()
     """Devices whose warranty ended or ends within 90 days."""
+    warranty_problems: tuple[WarrantyProblem, ...] = ()
+    """Devices whose last warranty lookup failed (the cached answer, if any, still counts)."""
 
     @property
     def online(self) -> int:

@@ -36,7 +36,8 @@ def test_assets_appear_in_client_and_device_reports(database_url):
             session.execute(insert(asset_warranties).values(
                 serial="7XK2Q93", vendor="Dell", source="dell", model="Latitude 5440", start=date(2023, 1, 5),
                 end=(NOW + timedelta(days=40)).date(), service_level="ProSupport", data={}, fetched_at=NOW,
-                fresh_until=NOW + timedelta(days=30), next_attempt_at=None))
+                fresh_until=NOW + timedelta(days=30), next_attempt_at=NOW + timedelta(minutes=5),
+                last_error="Dell answered 429 Too Many Requests; retried after 300 s"))
         state = desired([(None, client("acme")), ("acme", resource("License", "cad", {
             "product": "Acme CAD", "seats": 0, "consumedBy": {"softwareName": "Acme CAD*"}}))])
         refresh_licences(store, state, NOW)
@@ -47,6 +48,8 @@ def test_assets_appear_in_client_and_device_reports(database_url):
     page = files["clients/acme.md"].decode()
     assert "| `acme.cad` | Acme CAD | 1 / 0 | over-deployed |" in page
     assert "| web-01 | 7XK2Q93 | Dell | " in page and "| 40 |" in page
+    # The lookup's last failure shows; the cached answer above still counts.
+    assert "| web-01 | 7XK2Q93 | Dell answered 429 Too Many Requests; retried after 300 s |" in page
     (device_path,) = [path for path in files if path.startswith("devices/acme/")]
     device = YAML(typ="safe").load(files[device_path])
     assert device["hardware"]["model"] == "Latitude 5440"
