@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from controller.api import (
     agent_routes,
+    alert_routes,
     asset_routes,
     hooks,
     operator_routes,
@@ -40,6 +41,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(agent_routes.router)
     app.include_router(operator_routes.router)
     app.include_router(asset_routes.router)
+    app.include_router(alert_routes.router)
     app.include_router(plan_routes.router)
     app.include_router(hooks.router)
     app.include_router(seal_routes.router)

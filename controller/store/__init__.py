@@ -26,7 +26,14 @@ from controller.store.agents import (
     list_agents,
     revoke_agent,
 )
-from controller.store.alerts import AlertRow, clear_alert, clear_alerts_except, list_alerts, raise_alert
+from controller.store.alerts import (
+    AlertRow,
+    clear_alert,
+    clear_alerts_except,
+    get_alert,
+    list_alerts,
+    raise_alert,
+)
 from controller.store.assets import (
     HardwareRecord,
     HistoryRecord,
@@ -159,6 +166,7 @@ __all__ = [
     "expire_jobs",
     "forget_proposal_plans",
     "get_agent",
+    "get_alert",
     "get_deployment",
     "get_hardware",
     "get_job",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 
+from controller.errors import NotFound
 from controller.store.engine import Store
 from controller.store.tables import alerts
 
@@ -78,8 +79,16 @@ def clear_alerts_except(store: Store, prefix: str, keep: Collection[str], now: d
 
 
 def list_alerts(store: Store, client: str | None, *, state: str | None = None, agent_id: str | None = None,
-                type: str | None = None, limit: int = 500) -> list[AlertRow]:
+                type: str | None = None, severity: str | None = None, since: datetime | None = None,
+                before_id: int | None = None, limit: int = 500) -> list[AlertRow]:
+    """Alerts newest first, filtered; page with ``before_id`` = the last id of the previous page."""
     statement = select(*alerts.c).order_by(alerts.c.id.desc()).limit(max(1, min(limit, 5000)))
+    if severity is not None:
+        statement = statement.where(alerts.c.severity == severity)
+    if since is not None:
+        statement = statement.where(alerts.c.updated_at >= since)
+    if before_id is not None:
+        statement = statement.where(alerts.c.id < before_id)
     if client is not None:
         statement = statement.where(alerts.c.client == client)
     if state is not None:
@@ -90,3 +99,15 @@ def list_alerts(store: Store, client: str | None, *, state: str | None = None, a
         statement = statement.where(alerts.c.type == type)
     with store.read() as session:
         return [AlertRow.model_validate(dict(row)) for row in session.execute(statement).mappings()]
+
+
+def get_alert(store: Store, alert_id: int, client: str | None) -> AlertRow:
+    """One alert; NotFound when it does not exist or belongs to another client."""
+    statement = select(*alerts.c).where(alerts.c.id == alert_id)
+    if client is not None:
+        statement = statement.where(alerts.c.client == client)
+    with store.read() as session:
+        row = session.execute(statement).mappings().first()
+    if row is None:
+        raise NotFound(f"alert {alert_id} does not exist", hint="list alerts with GET /api/alerts")
+    return AlertRow.model_validate(dict(row))
