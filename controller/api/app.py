@@ -12,6 +12,7 @@ from controller.api import (
     operator_routes,
     plan_routes,
     seal_routes,
+    ticket_routes,
     warranty_routes,
     write_routes,
 )
@@ -42,6 +43,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(operator_routes.router)
     app.include_router(asset_routes.router)
     app.include_router(alert_routes.router)
+    app.include_router(ticket_routes.router)
     app.include_router(plan_routes.router)
     app.include_router(hooks.router)
     app.include_router(seal_routes.router)

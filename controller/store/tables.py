@@ -298,6 +298,60 @@ class Alert(Base):
     service_request_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
+SERVICE_REQUEST_STATES = ("new", "acknowledged", "in_progress", "resolved", "closed")
+OPEN_SERVICE_REQUEST_STATES = ("new", "acknowledged", "in_progress")
+PRIORITIES = ("low", "medium", "high", "critical")
+
+
+class ServiceRequest(Base):
+    """A ticket in the built-in store: opened by an alert-to-ticket rule or by hand, for one client."""
+
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", SERVICE_REQUEST_STATES), name="state"),
+        CheckConstraint(_one_of("priority", PRIORITIES), name="priority"),
+        # At most one open ticket per deduplication key: open_key holds the key while the ticket
+        # is open and is NULL once it is resolved or closed (NULLs never collide).
+        UniqueConstraint("client", "open_key"),
+        Index(None, "client", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    agent_id: Mapped[str | None] = mapped_column(String(AGENT_ID))
+    source_alert_id: Mapped[int | None] = mapped_column(BigInteger)
+    dedup_key: Mapped[str] = mapped_column(String(500))
+    open_key: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(250))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(STATE))
+    priority: Mapped[str] = mapped_column(String(STATE))
+    board: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    rule: Mapped[str | None] = mapped_column(String(REF))
+    """The AlertTicketRule that opened it (None: opened by hand)."""
+    created_by: Mapped[str] = mapped_column(String(NAME))
+    render_error: Mapped[str] = mapped_column(Text, server_default="")
+    """Why the rule's templates could not be rendered (the ticket then has a plain title)."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class ServiceRequestNote(Base):
+    """A note on a ticket: a repeat of its alert, the alert clearing, a person's comment, a state change."""
+
+    __tablename__ = "service_request_notes"
+    __table_args__ = (Index(None, "service_request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    service_request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(NAME))
+    text: Mapped[str] = mapped_column(Text)
+
+
 class ManagedSoftware(Base):
     """What Fleetward installed on a device, from the agent's receipts."""
 
@@ -481,6 +535,8 @@ asset_warranties = cast(Table, AssetWarranty.__table__)
 network_devices = cast(Table, NetworkDevice.__table__)
 asset_history = cast(Table, AssetChange.__table__)
 alerts = cast(Table, Alert.__table__)
+service_requests = cast(Table, ServiceRequest.__table__)
+service_request_notes = cast(Table, ServiceRequestNote.__table__)
 software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)

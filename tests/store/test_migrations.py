@@ -15,7 +15,8 @@ TABLES = {
     "agents", "enrollment_tokens", "api_tokens", "asset_software_inventory", "managed_software", "jobs",
     "job_events", "revisions", "software_packages", "package_deployments", "deployment_targets", "audit_log",
     "proposal_plans", "asset_hardware_inventory", "asset_software_sections", "asset_license_keys", "asset_licenses",
-    "asset_warranties", "asset_network_devices", "asset_history", "agent_alert_history",
+    "asset_warranties", "asset_network_devices", "asset_history", "agent_alert_history", "service_requests",
+    "service_request_notes",
 }
 
 

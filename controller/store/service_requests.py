@@ -1,0 +1,259 @@
+"""The built-in ticket store: service requests with a life cycle, notes, and their source alert.
+
+Life cycle: ``new`` → ``acknowledged`` → ``in_progress`` → ``resolved`` → ``closed``; any open
+state may go straight to ``resolved``, a resolved ticket may be reopened (``in_progress``),
+``closed`` is final. Opening is idempotent per deduplication key: while a ticket with the key
+is open, :func:`open_service_request` returns it (and notes the repeat) instead of opening a
+second one. The database enforces it too (a unique ``(client, open_key)``), so two controllers
+racing on the same alert still end with one ticket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc, insert, select, update
+from sqlalchemy.orm import Session
+
+from controller.errors import Conflict, NotFound
+from controller.store.alerts import AlertRow
+from controller.store.engine import Store
+from controller.store.tables import (
+    OPEN_SERVICE_REQUEST_STATES,
+    alerts,
+    service_request_notes,
+    service_requests,
+)
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("acknowledged", "in_progress", "resolved"),
+    "acknowledged": ("in_progress", "resolved"),
+    "in_progress": ("resolved",),
+    "resolved": ("in_progress", "closed"),
+    "closed": (),
+}
+MAX_NOTE = 20_000
+
+
+class ServiceRequestNoteRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    author: str
+    text: str
+
+
+class ServiceRequestRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    client: str
+    agent_id: str | None
+    source_alert_id: int | None
+    dedup_key: str
+    title: str
+    body: str
+    state: str
+    priority: str
+    board: str | None
+    assignee: str | None
+    rule: str | None
+    created_by: str
+    render_error: str
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+
+
+class ServiceRequestDetail(BaseModel):
+    request: ServiceRequestRow
+    notes: list[ServiceRequestNoteRow]
+    source_alert: AlertRow | None
+
+
+@dataclass(frozen=True)
+class NewServiceRequest:
+    client: str
+    dedup_key: str
+    title: str
+    body: str = ""
+    priority: str = "medium"
+    agent_id: str | None = None
+    source_alert_id: int | None = None
+    board: str | None = None
+    assignee: str | None = None
+    rule: str | None = None
+    created_by: str = "system"
+    render_error: str = ""
+
+
+_COLUMNS = [column for column in service_requests.c if column.name != "open_key"]
+
+
+def open_service_request(store: Store, new: NewServiceRequest, now: datetime) -> tuple[ServiceRequestRow, bool]:
+    """Open a ticket, or return the open one with the same key (noting the repeat); (ticket, opened)."""
+    for _attempt in range(3):
+        try:
+            with store.write() as session:
+                existing = _open_with_key(session, new.client, new.dedup_key)
+                if existing is not None:
+                    _note(session, existing.id, new.created_by, f"Repeated: {new.title}", now)
+                    _link_alert(session, new.source_alert_id, existing.id)
+                    return existing, False
+                ticket_id = session.execute(insert(service_requests).values(
+                    client=new.client, agent_id=new.agent_id, source_alert_id=new.source_alert_id,
+                    dedup_key=new.dedup_key[:500], open_key=new.dedup_key[:500], title=new.title[:250],
+                    body=new.body[:MAX_NOTE], state="new", priority=new.priority, board=new.board,
+                    assignee=new.assignee, rule=new.rule, created_by=new.created_by[:253],
+                    render_error=new.render_error, created_at=now, updated_at=now, acknowledged_at=None,
+                    resolved_at=None).returning(service_requests.c.id)).scalar_one()
+                _link_alert(session, new.source_alert_id, ticket_id)
+                return _row(session, ticket_id), True
+        except exc.IntegrityError:
+            continue  # another writer opened the same key a moment ago: read theirs on the next try
+    raise Conflict(f"could not open a ticket for {new.dedup_key!r}", hint="retry the request")
+
+
+def _open_with_key(session: Session, client: str, key: str) -> ServiceRequestRow | None:
+    found = session.execute(select(*_COLUMNS).where(service_requests.c.client == client,
+                                                    service_requests.c.open_key == key[:500])).mappings().first()
+    return ServiceRequestRow.model_validate(dict(found)) if found is not None else None
+
+
+def _row(session: Session, ticket_id: int) -> ServiceRequestRow:
+    found = session.execute(select(*_COLUMNS).where(service_requests.c.id == ticket_id)).mappings().one()
+    return ServiceRequestRow.model_validate(dict(found))
+
+
+def _link_alert(session: Session, alert_id: int | None, ticket_id: int) -> None:
+    if alert_id is not None:
+        session.execute(update(alerts).where(alerts.c.id == alert_id).values(service_request_id=ticket_id))
+
+
+def _note(session: Session, ticket_id: int, author: str, text: str, now: datetime) -> None:
+    session.execute(insert(service_request_notes).values(service_request_id=ticket_id, at=now,
+                                                         author=author[:253], text=text[:MAX_NOTE]))
+    session.execute(update(service_requests).where(service_requests.c.id == ticket_id).values(updated_at=now))
+
+
+def _visible(session: Session, ticket_id: int, client: str | None) -> ServiceRequestRow:
+    statement = select(*_COLUMNS).where(service_requests.c.id == ticket_id)
+    if client is not None:
+        statement = statement.where(service_requests.c.client == client)
+    found = session.execute(statement).mappings().first()
+    if found is None:
+        raise NotFound(f"service request {ticket_id} does not exist",
+                       hint="list them with GET /api/service-requests")
+    return ServiceRequestRow.model_validate(dict(found))
+
+
+def get_service_request(store: Store, ticket_id: int, client: str | None) -> ServiceRequestDetail:
+    with store.read() as session:
+        ticket = _visible(session, ticket_id, client)
+        notes = session.execute(select(service_request_notes.c.id, service_request_notes.c.at,
+                                       service_request_notes.c.author, service_request_notes.c.text)
+                                .where(service_request_notes.c.service_request_id == ticket_id)
+                                .order_by(service_request_notes.c.id)).mappings().all()
+        alert = None
+        if ticket.source_alert_id is not None:
+            found = session.execute(select(*alerts.c).where(alerts.c.id == ticket.source_alert_id)).mappings().first()
+            alert = AlertRow.model_validate(dict(found)) if found is not None else None
+    return ServiceRequestDetail(request=ticket, notes=[ServiceRequestNoteRow.model_validate(dict(note))
+                                                       for note in notes], source_alert=alert)
+
+
+def list_service_requests(store: Store, client: str | None, *, state: str | None = None, open_only: bool = False,
+                          agent_id: str | None = None, before_id: int | None = None,
+                          limit: int = 500) -> list[ServiceRequestRow]:
+    """Tickets newest first; page with ``before_id`` = the last id of the previous page."""
+    table = service_requests.c
+    statement = select(*_COLUMNS).order_by(table.id.desc()).limit(max(1, min(limit, 5000)))
+    if client is not None:
+        statement = statement.where(table.client == client)
+    if state is not None:
+        statement = statement.where(table.state == state)
+    if open_only:
+        statement = statement.where(table.state.in_(OPEN_SERVICE_REQUEST_STATES))
+    if agent_id is not None:
+        statement = statement.where(table.agent_id == agent_id)
+    if before_id is not None:
+        statement = statement.where(table.id < before_id)
+    with store.read() as session:
+        return [ServiceRequestRow.model_validate(dict(row)) for row in session.execute(statement).mappings()]
+
+
+def ticket_for_alert(store: Store, alert_id: int, client: str | None) -> ServiceRequestRow:
+    """The ticket an alert opened or was added to; NotFound when it has none."""
+    with store.read() as session:
+        statement = select(alerts.c.service_request_id).where(alerts.c.id == alert_id)
+        if client is not None:
+            statement = statement.where(alerts.c.client == client)
+        found = session.execute(statement).first()
+        if found is None:
+            raise NotFound(f"alert {alert_id} does not exist", hint="list alerts with GET /api/alerts")
+        if found.service_request_id is None:
+            raise NotFound(f"alert {alert_id} has no ticket",
+                           hint="POST /api/alerts/{id}/create-ticket opens one by hand")
+        return _visible(session, int(found.service_request_id), client)
+
+
+def update_service_request(store: Store, ticket_id: int, client: str | None, *, actor: str, now: datetime,
+                           state: str | None = None, priority: str | None = None, assignee: str | None = None,
+                           board: str | None = None, note: str | None = None) -> ServiceRequestRow:
+    """Change a ticket; every change is also a note. A transition the life cycle does not allow is a Conflict."""
+    with store.write() as session:
+        ticket = _visible(session, ticket_id, client)
+        values: dict[str, Any] = {}
+        changes = []
+        if state is not None and state != ticket.state:
+            if state not in TRANSITIONS[ticket.state]:
+                allowed = ", ".join(TRANSITIONS[ticket.state]) or "none (closed is final)"
+                raise Conflict(f"service request {ticket_id} is {ticket.state}; it cannot become {state}",
+                               hint=f"allowed next states: {allowed}")
+            values["state"] = state
+            if state == "acknowledged" and ticket.acknowledged_at is None:
+                values["acknowledged_at"] = now
+            if state in OPEN_SERVICE_REQUEST_STATES:
+                values["open_key"] = ticket.dedup_key
+                values["resolved_at"] = None
+            else:
+                values["open_key"] = None
+                values["resolved_at"] = ticket.resolved_at or now
+            changes.append(f"state {ticket.state} → {state}")
+        for name, value, old in (("priority", priority, ticket.priority), ("assignee", assignee, ticket.assignee),
+                                 ("board", board, ticket.board)):
+            if value is not None and value != old:
+                values[name] = value
+                changes.append(f"{name} {old or '-'} → {value}")
+        if values:
+            values["updated_at"] = now
+            try:
+                session.execute(update(service_requests).where(service_requests.c.id == ticket_id).values(values))
+                session.flush()
+            except exc.IntegrityError:
+                raise Conflict(f"service request {ticket_id} cannot be reopened: another open ticket has its "
+                               f"key {ticket.dedup_key!r}", hint="add to that ticket instead") from None
+        text = "; ".join(changes)
+        if note:
+            text = f"{text}\n\n{note}" if text else note
+        if text:
+            _note(session, ticket_id, actor, text, now)
+        return _row(session, ticket_id)
+
+
+def resolve_for_alert(store: Store, alert_id: int, *, note: str, actor: str, now: datetime) -> ServiceRequestRow | None:
+    """Resolve the open ticket of a cleared alert (a rule's ``on_clear: resolve``); None when it has none."""
+    with store.read() as session:
+        found = session.execute(select(alerts.c.service_request_id, alerts.c.client)
+                                .where(alerts.c.id == alert_id)).first()
+    if found is None or found.service_request_id is None:
+        return None
+    ticket = get_service_request(store, int(found.service_request_id), found.client).request
+    if ticket.state not in OPEN_SERVICE_REQUEST_STATES:
+        return ticket
+    return update_service_request(store, ticket.id, found.client, actor=actor, now=now, state="resolved", note=note)
