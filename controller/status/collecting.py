@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from controller.desired import DesiredState
 from controller.reconciling import SourceHealth
+from controller.status.alerting import collect_alerts
 from controller.status.assets import collect_assets
 from controller.status.snapshot import (
     ClientReport,
@@ -75,6 +76,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
     targets = device_targets(store, None, None)
     jobs = latest_jobs(store, None, None, per_agent=5)
     assets = collect_assets(store, now.date())
+    alerting = collect_alerts(store, now)
 
     targets_by_agent: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
     targets_by_client: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
@@ -97,6 +99,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
                                       j.finished_at) for j in jobs.get(agent.agent_id, [])),
             hardware=assets.hardware.get(agent.agent_id, ()),
             software_count=assets.software_counts.get(agent.agent_id, 0),
+            alerts=alerting.device_history.get(agent.agent_id, ()),
         ))
 
     display = {}
@@ -112,6 +115,8 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
             licences=assets.licences.get(name, ()) + assets.licences.get("*", ()),
             warranties=assets.warranties.get(name, ()),
             warranty_problems=assets.warranty_problems.get(name, ()),
+            open_alerts=alerting.open_alerts.get(name, ()),
+            open_tickets=alerting.open_tickets.get(name, ()),
         )
         for name in names
     )

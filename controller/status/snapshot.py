@@ -40,6 +40,28 @@ class DeviceTarget:
 
 
 @dataclass(frozen=True)
+class AlertLine:
+    id: int
+    type: str
+    severity: str
+    state: str
+    message: str
+    hostname: str
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TicketLine:
+    id: int
+    title: str
+    state: str
+    priority: str
+    assignee: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class DeviceReport:
     agent_id: str
     client: str
@@ -53,6 +75,8 @@ class DeviceReport:
     hardware: tuple[tuple[str, str], ...] = ()
     """A summary: manufacturer, model, serial, CPU, memory, disks, OS (empty before the first report)."""
     software_count: int = 0
+    alerts: tuple[AlertLine, ...] = ()
+    """The device's recent alerts, newest first: open ones and those of the last 30 days."""
 
     @property
     def file_name(self) -> str:
@@ -116,6 +140,8 @@ class ClientReport:
     """Devices whose warranty ended or ends within 90 days."""
     warranty_problems: tuple[WarrantyProblem, ...] = ()
     """Devices whose last warranty lookup failed (the cached answer, if any, still counts)."""
+    open_alerts: tuple[AlertLine, ...] = ()
+    open_tickets: tuple[TicketLine, ...] = ()
 
     @property
     def online(self) -> int:
