@@ -1,0 +1,1 @@
+"""Alert-to-ticket: rules decide, connectors deliver tickets to the built-in store or a PSA."""
