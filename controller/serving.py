@@ -29,6 +29,7 @@ from controller.secrets import KeyFolder, SealedSecrets
 from controller.settings import ControllerSettings
 from controller.status.publishing import StatusPublisher
 from controller.store import Store
+from controller.tickets.applying import TicketWorker
 from controller.warranty import WarrantyRefresher
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Controller:
         self.warranty = WarrantyRefresher(self.store, self.sealed, clock, lambda: self.reconciler.applied,
                                           interval=settings.warranty_interval)
         self.app.state.warranty = self.warranty
+        self.tickets = TicketWorker(self.store, lambda: self.reconciler.applied)
         self.bound_port: int | None = None
         self._file_secret: bytes | None = None
 
@@ -94,6 +96,7 @@ class Controller:
             asyncio.create_task(self.publisher.run(stop), name="status"),
             asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="api"),
             asyncio.create_task(self.warranty.run(stop), name="warranty"),
+            asyncio.create_task(self.tickets.run(stop), name="tickets"),
         ]
         if self.mirror.is_local and self.settings.watch_local:
             tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))

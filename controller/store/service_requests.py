@@ -64,6 +64,7 @@ class ServiceRequestRow(BaseModel):
     rule: str | None
     created_by: str
     render_error: str
+    escalation_steps: int
     created_at: datetime
     updated_at: datetime
     acknowledged_at: datetime | None

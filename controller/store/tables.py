@@ -333,6 +333,8 @@ class ServiceRequest(Base):
     created_by: Mapped[str] = mapped_column(String(NAME))
     render_error: Mapped[str] = mapped_column(Text, server_default="")
     """Why the rule's templates could not be rendered (the ticket then has a plain title)."""
+    escalation_steps: Mapped[int] = mapped_column(Integer, server_default="0")
+    """How many of the rule's escalation steps were applied."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]

@@ -122,3 +122,30 @@ def test_manual_tickets_over_http(running):
     with running.api(running.token("operator", client="globex")) as api:
         assert api.get(f"/api/service-requests/{ticket['id']}").status_code == 404
         assert api.get("/api/service-requests").json()["items"] == []
+
+
+RULE = """\
+apiVersion: fleetward/v1
+kind: AlertTicketRule
+metadata: {name: licences}
+spec:
+  match: {alertTypes: ["license.*"], severities: [critical]}
+  title: "{{ alert.message }}"
+  routing: {assignee: licensing-desk}
+"""
+
+
+def test_a_served_controller_turns_a_matching_alert_into_a_ticket(running, fleet_repo):
+    from tests.support.gitrepos import commit
+    from tests.support.running import wait_until
+
+    repo, _sha = fleet_repo
+    running.wait_applied(commit(repo, {"clients/acme/rules.yaml": RULE}, "licence alerts become tickets"))
+    raise_alert(running.store, client="acme", agent_id=None, type="license.over-deployed", severity="critical",
+                key="license:acme.cad", message="Acme CAD: 3 devices use 1 seat", now=datetime.now(UTC))
+    raise_alert(running.store, client="acme", agent_id=None, type="license.expiring", severity="info",
+                key="license:acme.other", message="not critical: no ticket", now=datetime.now(UTC))
+    with running.api() as api:
+        tickets = wait_until(lambda: api.get("/api/service-requests").json()["items"], what="a ticket")
+    assert [(t["title"], t["assignee"], t["rule"]) for t in tickets] == [
+        ("Acme CAD: 3 devices use 1 seat", "licensing-desk", "acme.licences")]

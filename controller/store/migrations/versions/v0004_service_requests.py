@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(length=128), nullable=True),
         sa.Column("created_by", sa.String(length=253), nullable=False),
         sa.Column("render_error", sa.Text(), server_default="", nullable=False),
+        sa.Column("escalation_steps", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
