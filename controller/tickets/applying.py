@@ -177,14 +177,30 @@ class TicketWorker:
                 assignee=routing.assignee or defaults.assignee, rule=ref, created_by=f"rule {ref}",
                 render_error="; ".join(decision.errors)), now)
         elif isinstance(decision, AppendNote | AnnotateTicket):
+            self._link(row.id, decision.ticket.id)
             update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
                                    note=decision.text)
         elif isinstance(decision, ResolveTicket):
-            update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                   state="resolved", note=decision.note)
+            if self._others_open(decision.ticket.id, row.id):
+                # Two drives low on one device share a ticket: it stays open until the last one clears.
+                update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
+                                       note=f"{decision.note} Other alerts on this ticket are still open.")
+            else:
+                update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
+                                       state="resolved", note=decision.note)
         elif isinstance(decision, Wait):
             self._waits[row.id] = decision.until
         return decision
+
+    def _link(self, alert_id: int, ticket_id: int) -> None:
+        with self.store.write() as session:
+            session.execute(update(alerts).where(alerts.c.id == alert_id).values(service_request_id=ticket_id))
+
+    def _others_open(self, ticket_id: int, alert_id: int) -> bool:
+        with self.store.read() as session:
+            return session.execute(select(alerts.c.id).where(
+                alerts.c.service_request_id == ticket_id, alerts.c.state == "open",
+                alerts.c.id != alert_id).limit(1)).first() is not None
 
     def _device(self, row: AlertRow, state: DesiredState) -> Device:
         if row.agent_id is None:

@@ -122,3 +122,20 @@ def test_unacknowledged_tickets_escalate_once_per_step(store):
     assert (ticket.priority, ticket.assignee) == ("critical", None)
     update_service_request(store, ticket.id, "acme", actor="bob", now=opened, state="acknowledged")
     assert worker.run_pass(opened + timedelta(minutes=90)).escalated == 0  # acknowledged: no more
+
+
+def test_a_shared_ticket_stays_open_until_its_last_alert_clears(store):
+    state = _state(_rule("disk", {"match": {"alertTypes": ["disk.low"]}}))
+    agent_id = _agent(store)
+    worker = _worker(store, state)
+    for volume in ("/", "/var"):
+        raise_alert(store, client="acme", agent_id=agent_id, type="disk.low", severity="critical",
+                    key=f"agent:{agent_id}:disk:{volume}", message=f"{volume} is full", now=NOW)
+    worker.run_pass(NOW)
+    assert len(list_service_requests(store, "acme")) == 1  # one device, one alert type: one ticket
+    clear_alert(store, f"agent:{agent_id}:disk:/", NOW + timedelta(minutes=1))
+    worker.run_pass(NOW + timedelta(minutes=1))
+    assert list_service_requests(store, "acme")[0].state == "new"
+    clear_alert(store, f"agent:{agent_id}:disk:/var", NOW + timedelta(minutes=2))
+    worker.run_pass(NOW + timedelta(minutes=2))
+    assert list_service_requests(store, "acme")[0].state == "resolved"
