@@ -204,7 +204,9 @@ class TicketWorker:
 
     def _device(self, row: AlertRow, state: DesiredState) -> Device:
         if row.agent_id is None:
-            return Device(id=row.client, hostname="", client=row.client)
+            # A controller alert (a licence, a warranty) concerns no one device: its key stands in
+            # for the device, so the default deduplication gives each licence its own ticket.
+            return Device(id=row.key, hostname="", client=row.client)
         try:
             agent = get_agent(self.store, row.agent_id, None)
         except Exception:

@@ -149,3 +149,18 @@ def test_a_served_controller_turns_a_matching_alert_into_a_ticket(running, fleet
         tickets = wait_until(lambda: api.get("/api/service-requests").json()["items"], what="a ticket")
     assert [(t["title"], t["assignee"], t["rule"]) for t in tickets] == [
         ("Acme CAD: 3 devices use 1 seat", "licensing-desk", "acme.licences")]
+
+
+def test_each_over_deployed_licence_gets_its_own_ticket(running, fleet_repo):
+    from tests.support.gitrepos import commit
+    from tests.support.running import wait_until
+
+    repo, _sha = fleet_repo
+    running.wait_applied(commit(repo, {"clients/acme/rules.yaml": RULE}, "licence alerts become tickets"))
+    for licence in ("cad", "office"):
+        raise_alert(running.store, client="acme", agent_id=None, type="license.over-deployed", severity="critical",
+                    key=f"license:acme.{licence}", message=f"{licence}: over", now=datetime.now(UTC))
+    with running.api() as api:
+        wait_until(lambda: len(api.get("/api/service-requests").json()["items"]) >= 2, what="two tickets")
+        titles = sorted(item["title"] for item in api.get("/api/service-requests").json()["items"])
+    assert titles == ["cad: over", "office: over"]
