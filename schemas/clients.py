@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from schemas.monitoring import MonitorSettings
 from schemas.resources import Resource, SpecModel, register_kind
 from schemas.timezones import TimeZoneName
 
@@ -60,6 +61,8 @@ class ClientSpec(SpecModel):
     network_discovery: NetworkDiscovery = Field(
         default_factory=NetworkDiscovery,
         description="Passive discovery (neighbour tables) always runs; active scans only of these ranges.")
+    monitors: MonitorSettings | None = Field(
+        default=None, description="Overrides the Fleet's defaults.monitors, field by field.")
 
 
 @register_kind

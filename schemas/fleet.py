@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from schemas.monitoring import MonitorSettings
 from schemas.resources import Resource, SpecModel, register_kind
 from schemas.secrets import SealedValue
 from schemas.timezones import TimeZoneName
@@ -16,6 +17,8 @@ DEFAULT_PROPOSALS = ("pr/*", "proposals/*")
 
 class FleetDefaults(SpecModel):
     timezone: TimeZoneName = "UTC"
+    monitors: MonitorSettings = Field(
+        default_factory=MonitorSettings, description="What every agent watches; a Client may override parts.")
 
 
 class Signer(SpecModel):

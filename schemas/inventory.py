@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from schemas.jobs import WireModel
+from schemas.monitoring import MonitorSettings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -200,4 +201,5 @@ class AgentConfig(WireModel):
     version: str
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
+    monitors: MonitorSettings = Field(default_factory=MonitorSettings)
 

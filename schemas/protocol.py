@@ -8,13 +8,14 @@ Every body has a size cap (``schemas.limits``) and unknown fields are refused.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from schemas.inventory import HardwareInventory, LicenseKeyItem, NetworkNeighbour
 from schemas.jobs import JobAction, SignedJob, WireModel
 from schemas.limits import MAX_JOB_OUTPUT_CHARS
+from schemas.monitoring import AlertSeverity, MonitorName
 from schemas.packages import OsName
 
 AGENT_API_PREFIX = "/api/agent/v1"
@@ -163,6 +164,37 @@ class JobEvent(WireModel):
 class JobEventAck(WireModel):
     job_id: str
     state: str
+
+
+MAX_ALERTS_PER_REPORT = 500
+
+AlertValue = float | int | bool | Annotated[str, StringConstraints(max_length=200)]
+
+
+class AgentAlert(WireModel):
+    """One raise or clear from an agent monitor. The controller keys it by agent, monitor and subject,
+    so re-sending the same alert (the agent did not hear the answer) changes nothing."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The agent's id for this item; echoed in the ack.")
+    monitor: MonitorName
+    subject: str = Field(default="", max_length=200, description="The volume, process... ('' for the machine).")
+    severity: AlertSeverity
+    state: Literal["raised", "cleared"]
+    message: str = Field(default="", max_length=500)
+    values: dict[Annotated[str, StringConstraints(max_length=50)], AlertValue] = Field(
+        default_factory=dict, max_length=16, description="The measurements behind the alert.")
+    observed_at: datetime
+
+
+class AlertReport(WireModel):
+    agent_id: str | None = Field(
+        default=None, max_length=64,
+        description="The sender's own agent id; a report naming another agent is refused and audited.")
+    alerts: list[AgentAlert] = Field(max_length=MAX_ALERTS_PER_REPORT)
+
+
+class AlertAck(WireModel):
+    stored: list[str] = Field(description="Ids of the alerts stored; the agent drops them from its outbox.")
 
 
 class ErrorBody(WireModel):
