@@ -30,6 +30,7 @@ from controller.settings import ControllerSettings
 from controller.status.publishing import StatusPublisher
 from controller.store import Store
 from controller.tickets.applying import TicketWorker
+from controller.tickets.delivering import OutboxDelivery
 from controller.warranty import WarrantyRefresher
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class Controller:
                                           interval=settings.warranty_interval)
         self.app.state.warranty = self.warranty
         self.tickets = TicketWorker(self.store, lambda: self.reconciler.applied)
+        self.deliveries = OutboxDelivery(self.store, self.sealed, lambda: self.reconciler.applied)
         self.bound_port: int | None = None
         self._file_secret: bytes | None = None
 
@@ -97,6 +99,7 @@ class Controller:
             asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="api"),
             asyncio.create_task(self.warranty.run(stop), name="warranty"),
             asyncio.create_task(self.tickets.run(stop), name="tickets"),
+            asyncio.create_task(self.deliveries.run(stop), name="ticket-outbox"),
         ]
         if self.mirror.is_local and self.settings.watch_local:
             tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from schemas.monitoring import MonitorSettings
 from schemas.resources import Resource, SpecModel, register_kind
 from schemas.secrets import SealedValue
+from schemas.ticketing import TicketSettings
 from schemas.timezones import TimeZoneName
 
 DEFAULT_STATUS_BRANCH = "fleetward/status"
@@ -90,6 +91,8 @@ class FleetSpec(SpecModel):
     require_signed_commits: bool = Field(
         default=False, description="Apply a head commit only when an allowed signer signed it.")
     allowed_signers: list[Signer] = Field(default_factory=list, max_length=500)
+    tickets: TicketSettings = Field(
+        default_factory=TicketSettings, description="PSA connectors that AlertTicketRules can route tickets to.")
     warranty: WarrantySettings = Field(default_factory=WarrantySettings)
     webhook_secret: SealedValue | None = Field(
         default=None, description="Shared secret for POST /api/hooks/git, sealed with 'fleetward seal'.")

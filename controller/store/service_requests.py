@@ -26,6 +26,7 @@ from controller.store.tables import (
     alerts,
     service_request_notes,
     service_requests,
+    ticket_outbox,
 )
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -65,16 +66,35 @@ class ServiceRequestRow(BaseModel):
     created_by: str
     render_error: str
     escalation_steps: int
+    connector: str | None
+    external_id: str | None
+    external_url: str | None
     created_at: datetime
     updated_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
 
 
+class DeliveryRow(BaseModel):
+    """One outbox entry: what the PSA connector was or is still to be told."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    connector: str
+    action: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    delivered_at: datetime | None
+
+
 class ServiceRequestDetail(BaseModel):
     request: ServiceRequestRow
     notes: list[ServiceRequestNoteRow]
     source_alert: AlertRow | None
+    deliveries: list[DeliveryRow] = []
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,8 @@ class NewServiceRequest:
     rule: str | None = None
     created_by: str = "system"
     render_error: str = ""
+    connector: str | None = None
+    """A PSA connector (by name) the ticket is also sent to, through the outbox."""
 
 
 _COLUMNS = [column for column in service_requests.c if column.name != "open_key"]
@@ -103,7 +125,7 @@ def open_service_request(store: Store, new: NewServiceRequest, now: datetime) ->
             with store.write() as session:
                 existing = _open_with_key(session, new.client, new.dedup_key)
                 if existing is not None:
-                    _note(session, existing.id, new.created_by, f"Repeated: {new.title}", now)
+                    _note(session, existing, new.created_by, f"Repeated: {new.title}", now)
                     _link_alert(session, new.source_alert_id, existing.id)
                     return existing, False
                 ticket_id = session.execute(insert(service_requests).values(
@@ -111,9 +133,11 @@ def open_service_request(store: Store, new: NewServiceRequest, now: datetime) ->
                     dedup_key=new.dedup_key[:500], open_key=new.dedup_key[:500], title=new.title[:250],
                     body=new.body[:MAX_NOTE], state="new", priority=new.priority, board=new.board,
                     assignee=new.assignee, rule=new.rule, created_by=new.created_by[:253],
-                    render_error=new.render_error, created_at=now, updated_at=now, acknowledged_at=None,
-                    resolved_at=None).returning(service_requests.c.id)).scalar_one()
+                    render_error=new.render_error, connector=new.connector, created_at=now, updated_at=now,
+                    acknowledged_at=None, resolved_at=None).returning(service_requests.c.id)).scalar_one()
                 _link_alert(session, new.source_alert_id, ticket_id)
+                if new.connector:
+                    _enqueue(session, ticket_id, new.connector, "create", "", f"fw-{ticket_id}-create", now)
                 return _row(session, ticket_id), True
         except exc.IntegrityError:
             continue  # another writer opened the same key a moment ago: read theirs on the next try
@@ -136,10 +160,23 @@ def _link_alert(session: Session, alert_id: int | None, ticket_id: int) -> None:
         session.execute(update(alerts).where(alerts.c.id == alert_id).values(service_request_id=ticket_id))
 
 
-def _note(session: Session, ticket_id: int, author: str, text: str, now: datetime) -> None:
-    session.execute(insert(service_request_notes).values(service_request_id=ticket_id, at=now,
-                                                         author=author[:253], text=text[:MAX_NOTE]))
-    session.execute(update(service_requests).where(service_requests.c.id == ticket_id).values(updated_at=now))
+def _note(session: Session, ticket: ServiceRequestRow, author: str, text: str, now: datetime, *,
+          action: str = "note") -> None:
+    """Add a note; a ticket sent to a PSA also queues it (or the resolution it records) in the outbox."""
+    note_id = session.execute(insert(service_request_notes).values(
+        service_request_id=ticket.id, at=now, author=author[:253], text=text[:MAX_NOTE])
+        .returning(service_request_notes.c.id)).scalar_one()
+    session.execute(update(service_requests).where(service_requests.c.id == ticket.id).values(updated_at=now))
+    if ticket.connector:
+        _enqueue(session, ticket.id, ticket.connector, action, f"{author}: {text}"[:MAX_NOTE],
+                 f"fw-{ticket.id}-{action}-{note_id}", now)
+
+
+def _enqueue(session: Session, ticket_id: int, connector: str, action: str, text: str, key: str,
+             now: datetime) -> None:
+    session.execute(insert(ticket_outbox).values(
+        service_request_id=ticket_id, connector=connector, action=action, text=text, idempotency_key=key,
+        state="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now, delivered_at=None))
 
 
 def _visible(session: Session, ticket_id: int, client: str | None) -> ServiceRequestRow:
@@ -160,12 +197,18 @@ def get_service_request(store: Store, ticket_id: int, client: str | None) -> Ser
                                        service_request_notes.c.author, service_request_notes.c.text)
                                 .where(service_request_notes.c.service_request_id == ticket_id)
                                 .order_by(service_request_notes.c.id)).mappings().all()
+        deliveries = session.execute(select(
+            ticket_outbox.c.id, ticket_outbox.c.connector, ticket_outbox.c.action, ticket_outbox.c.state,
+            ticket_outbox.c.attempts, ticket_outbox.c.next_attempt_at, ticket_outbox.c.last_error,
+            ticket_outbox.c.delivered_at).where(ticket_outbox.c.service_request_id == ticket_id)
+            .order_by(ticket_outbox.c.id)).mappings().all()
         alert = None
         if ticket.source_alert_id is not None:
             found = session.execute(select(*alerts.c).where(alerts.c.id == ticket.source_alert_id)).mappings().first()
             alert = AlertRow.model_validate(dict(found)) if found is not None else None
     return ServiceRequestDetail(request=ticket, notes=[ServiceRequestNoteRow.model_validate(dict(note))
-                                                       for note in notes], source_alert=alert)
+                                                       for note in notes], source_alert=alert,
+                                deliveries=[DeliveryRow.model_validate(dict(row)) for row in deliveries])
 
 
 def list_service_requests(store: Store, client: str | None, *, state: str | None = None, open_only: bool = False,
@@ -243,7 +286,8 @@ def update_service_request(store: Store, ticket_id: int, client: str | None, *, 
         if note:
             text = f"{text}\n\n{note}" if text else note
         if text:
-            _note(session, ticket_id, actor, text, now)
+            resolved = values.get("state") in ("resolved", "closed")
+            _note(session, ticket, actor, text, now, action="resolve" if resolved else "note")
         return _row(session, ticket_id)
 
 

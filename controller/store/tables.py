@@ -335,6 +335,10 @@ class ServiceRequest(Base):
     """Why the rule's templates could not be rendered (the ticket then has a plain title)."""
     escalation_steps: Mapped[int] = mapped_column(Integer, server_default="0")
     """How many of the rule's escalation steps were applied."""
+    connector: Mapped[str | None] = mapped_column(String(CLIENT))
+    """The PSA connector the ticket is also sent to (None: the built-in store only)."""
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    external_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
@@ -352,6 +356,30 @@ class ServiceRequestNote(Base):
     at: Mapped[datetime]
     author: Mapped[str] = mapped_column(String(NAME))
     text: Mapped[str] = mapped_column(Text)
+
+
+class TicketDelivery(Base):
+    """The transactional outbox: what a PSA connector still has to be told, written in the same
+    transaction as the ticket change, delivered in order per ticket, retried until it lands."""
+
+    __tablename__ = "ticket_outbox"
+    __table_args__ = (Index(None, "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    service_request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"),
+                                                    index=True)
+    connector: Mapped[str] = mapped_column(String(CLIENT))
+    action: Mapped[str] = mapped_column(String(STATE))
+    """create, note, resolve."""
+    text: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    state: Mapped[str] = mapped_column(String(STATE))
+    """pending, delivered, failed (a permanent refusal: fix the connector's settings)."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
 
 
 class ManagedSoftware(Base):
@@ -539,6 +567,7 @@ asset_history = cast(Table, AssetChange.__table__)
 alerts = cast(Table, Alert.__table__)
 service_requests = cast(Table, ServiceRequest.__table__)
 service_request_notes = cast(Table, ServiceRequestNote.__table__)
+ticket_outbox = cast(Table, TicketDelivery.__table__)
 software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)

@@ -175,7 +175,7 @@ class TicketWorker:
                 priority=routing.priority or SEVERITY_PRIORITY.get(row.severity, defaults.priority),
                 agent_id=row.agent_id, source_alert_id=row.id, board=routing.board or defaults.board,
                 assignee=routing.assignee or defaults.assignee, rule=ref, created_by=f"rule {ref}",
-                render_error="; ".join(decision.errors)), now)
+                render_error="; ".join(decision.errors), connector=routing.connector), now)
         elif isinstance(decision, AppendNote | AnnotateTicket):
             self._link(row.id, decision.ticket.id)
             update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,

@@ -41,6 +41,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=253), nullable=False),
         sa.Column("render_error", sa.Text(), server_default="", nullable=False),
         sa.Column("escalation_steps", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("connector", sa.String(length=63), nullable=True),
+        sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("external_url", sa.String(length=1000), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
@@ -69,6 +72,31 @@ def upgrade() -> None:
                     ["service_request_id", "id"], unique=False)
 
 
+    op.create_table(
+        "ticket_outbox",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("service_request_id", _ID, nullable=False),
+        sa.Column("connector", sa.String(length=63), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=100), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text(), server_default="", nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["service_request_id"], ["service_requests.id"],
+                                name=op.f("fk_ticket_outbox_service_request_id_service_requests"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_outbox")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_ticket_outbox_idempotency_key")),
+    )
+    op.create_index(op.f("ix_ticket_outbox_service_request_id"), "ticket_outbox", ["service_request_id"], unique=False)
+    op.create_index(op.f("ix_ticket_outbox_state_next_attempt_at"), "ticket_outbox", ["state", "next_attempt_at"],
+                    unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table("ticket_outbox")
     op.drop_table("service_request_notes")
     op.drop_table("service_requests")
