@@ -42,6 +42,8 @@ from schemas.jobs import WireModel
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
 from schemas.protocol import (
     AGENT_API_PREFIX,
+    AlertAck,
+    AlertReport,
     CheckinRequest,
     CheckinResponse,
     EnrollRequest,
@@ -125,6 +127,10 @@ class ControllerConnection:
 
     def send_inventory(self, report: InventoryReport) -> InventoryAck:
         return self._post("/inventory", report, InventoryAck, max_request_bytes=MAX_INVENTORY_BYTES)
+
+    def send_alerts(self, report: AlertReport) -> AlertAck:
+        """Monitor alerts raised or cleared; the answer names the ids the controller stored."""
+        return self._post("/alerts", report, AlertAck)
 
     def lease(self, request: LeaseRequest) -> LeaseResponse:
         # The server may hold a long-poll open for wait_seconds; the read timeout must outlast it.

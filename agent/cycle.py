@@ -2,10 +2,14 @@
 
 A cycle:
 
+0. runs the monitors (:mod:`agent.monitoring`) with the held config and queues what
+   they raise or clear, before any network call, so an unreachable controller
+   loses nothing;
 1. checks in with the highest finished seq (cheap: "anything new?"), and fetches
    the controller's config (``GET /config``) when the check-in names a version
    other than the one held in the data dir;
-2. re-sends results still in the outbox;
+2. sends the queued alerts (at once, not with inventory; on failure they stay
+   queued for the next cycle), then re-sends job results still in the outbox;
 3. leases jobs (always in ``run --once``; in the service loop only when the
    check-in says jobs are pending) and hands each, in seq order, to the
    :class:`~agent.executing.JobRunner`; it keeps leasing while a lease came back
@@ -35,12 +39,14 @@ from typing import Any
 import httpx
 
 from agent.connection import ControllerConnection
-from agent.errors import ProtocolError
+from agent.errors import ProtocolError, ServerBusy
 from agent.executing import JobResult, JobRunner
 from agent.extracting import Caps
 from agent.installing import ArchivePackages
 from agent.inventory import Collectors, collect_inventory, section_hash, software_delta
 from agent.journal import Journal
+from agent.monitoring.probes import Probes
+from agent.monitoring.watching import Monitors
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
 from agent.state import AgentConfig, AgentState, DataDir
@@ -48,6 +54,7 @@ from agent.throttling import CpuBudget, CpuMeter, Effort, run_at_low_priority, t
 from agent.urls import check_server_url
 from agent.verifying import TrustedKeys
 from schemas.inventory import AgentConfig as ControllerConfig
+from schemas.monitoring import MonitorSettings
 from schemas.protocol import (
     CheckinRequest,
     CheckinResponse,
@@ -88,6 +95,10 @@ class CycleReport:
     inventory_failed: list[InventorySection] = field(default_factory=list)
     inventory_effort: Effort | None = None
     collection_cpu_seconds: float | None = None
+    alerts_raised: list[str] = field(default_factory=list)
+    """``state monitor subject`` of each alert raised or cleared this cycle."""
+    alerts_sent: int = 0
+    alerts_queued: int = 0
 
     @property
     def jobs_executed(self) -> bool:
@@ -116,6 +127,7 @@ class CycleReport:
             "seen_seq": self.seen_seq,
             "next_checkin_seconds": self.interval_seconds,
             "stopped_early": self.stopped_early,
+            "alerts": {"changed": self.alerts_raised, "sent": self.alerts_sent, "queued": self.alerts_queued},
         }
 
 
@@ -130,6 +142,7 @@ class Cycle:
         transport: httpx.BaseTransport | None = None,
         collectors: Collectors | None = None,
         cpu_meter: CpuMeter = thread_and_children_cpu,
+        probes: Probes | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -138,6 +151,7 @@ class Cycle:
         self.cpu_meter = cpu_meter
         self.budget = CpuBudget(settings.collection_cpu_budget_seconds)
         self.data_dir = DataDir(settings.data_dir)
+        self.monitors = Monitors(settings.data_dir, probes=probes, clock=clock)
 
     def run(self, *, always_lease: bool, wait_seconds: float = 0.0,
             should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
@@ -149,6 +163,7 @@ class Cycle:
         interval = state.checkin_interval_seconds or config.checkin_interval_seconds
         report = CycleReport(agent_id=config.agent_id, client=config.client, server=config.server,
                              interval_seconds=interval)
+        self._monitor(report)
         try:
             with ControllerConnection(
                 config.server, credential=config.credential,
@@ -171,6 +186,7 @@ class Cycle:
         report.interval_seconds = _clamp_interval(checkin.checkin_interval_seconds)
         state.checkin_interval_seconds = report.interval_seconds
         remote, discovery_changed = self._sync_config(connection, checkin, report)
+        self._send_alerts(connection, report)
         report.resent = runner.flush_outbox()
         if always_lease or checkin.jobs_pending:
             self._lease_and_run(connection, runner, report, wait_seconds, should_stop)
@@ -180,6 +196,22 @@ class Cycle:
         journal = Journal(self.data_dir.journal_dir)
         journal.prune(self.settings.journal_keep)
         report.outbox = len(journal.outbox())
+
+    def _monitor(self, report: CycleReport) -> None:
+        held = self.data_dir.load_controller_config()
+        alerts = self.monitors.run(held.monitors if held is not None else MonitorSettings())
+        report.alerts_raised = [f"{alert.state} {alert.monitor} {alert.subject}".rstrip() for alert in alerts]
+
+    def _send_alerts(self, connection: ControllerConnection, report: CycleReport) -> None:
+        """Deliver queued alerts; what is not stored stays queued for the next cycle."""
+        outbox = self.monitors.outbox
+        try:
+            report.alerts_sent = outbox.send(connection.send_alerts, report.agent_id)
+        except (ProtocolError, ServerBusy) as exc:
+            # A controller without /alerts, or a busy one, must not stop jobs.
+            log.warning("alerts not delivered this cycle (%s); they stay queued", exc.message)
+        finally:
+            report.alerts_queued = len(outbox.pending())
 
     def _sync_config(self, connection: ControllerConnection, checkin: CheckinResponse,
                      report: CycleReport) -> tuple[ControllerConfig | None, bool]:
@@ -301,9 +333,10 @@ def _clamp_interval(seconds: int) -> int:
 
 
 def run_once(settings: AgentSettings, *, clock: Clock = utc_now, transport: httpx.BaseTransport | None = None,
-             collectors: Collectors | None = None, cpu_meter: CpuMeter = thread_and_children_cpu) -> CycleReport:
+             collectors: Collectors | None = None, cpu_meter: CpuMeter = thread_and_children_cpu,
+             probes: Probes | None = None) -> CycleReport:
     """``fleetward-agent run --once`` without the CLI: lock, one cycle with a plain lease, report."""
     data_dir = DataDir(settings.data_dir)
     with data_dir.locked():
         return Cycle(settings, clock=clock, transport=transport, collectors=collectors,
-                     cpu_meter=cpu_meter).run(always_lease=True)
+                     cpu_meter=cpu_meter, probes=probes).run(always_lease=True)

@@ -1,4 +1,4 @@
-"""The agent protocol under /api/agent/v1: enrol, check in, report inventory, lease jobs, report events.
+"""The agent protocol under /api/agent/v1: enrol, check in, report inventory and alerts, lease jobs, report events.
 
 Handlers are thin: authenticate, call the store, sign, notify the reconciler. Every
 query is scoped to the calling agent; touching another agent's job is refused and
@@ -22,15 +22,19 @@ from controller.store import (
     CheckinState,
     InventoryUpload,
     checkin,
+    clear_alert,
     enroll_agent,
     ingest_inventory,
     lease_jobs,
+    raise_alert,
     record_audit,
     record_job_event,
 )
 from schemas.inventory import AgentConfig
 from schemas.protocol import (
     AGENT_API_PREFIX,
+    AlertAck,
+    AlertReport,
     CheckinRequest,
     CheckinResponse,
     EnrollRequest,
@@ -102,6 +106,33 @@ def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep, request: 
     if body.facts is not None or body.managed is not None:
         ctx.notifier.agent_changed(agent.agent_id)
     return InventoryAck(accepted=accepted)
+
+
+@router.post("/alerts", response_model=AlertAck)
+def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAck:
+    """Raise or clear the agent's monitor alerts, keyed ``agent:{agent_id}:{monitor}:{subject}``.
+
+    Idempotent per item (one open alert per key), so an agent that did not hear the answer
+    simply sends the same items again. Items apply in the order observed.
+    """
+    if body.agent_id is not None and body.agent_id != agent.agent_id:
+        record_audit(ctx.store, actor=agent.agent_id, actor_kind="agent", action="alerts.refused",
+                     target=body.agent_id, client=agent.client,
+                     detail={"reason": "the report names another agent"}, now=ctx.now())
+        raise ApiError(403, "forbidden", f"this credential belongs to agent {agent.agent_id}, "
+                                         f"not {body.agent_id}; an agent reports only its own alerts")
+    now = ctx.now()
+    for item in sorted(body.alerts, key=lambda alert: alert.observed_at):
+        key = f"agent:{agent.agent_id}:{item.monitor}:{item.subject}"
+        when = min(item.observed_at, now)  # an agent's clock ahead of ours must not date alerts in the future
+        if item.state == "raised":
+            detail = {"subject": item.subject, "values": dict(item.values),
+                      "observed_at": item.observed_at.isoformat()}
+            raise_alert(ctx.store, client=agent.client, agent_id=agent.agent_id, type=f"agent.{item.monitor}",
+                        severity=item.severity, key=key, message=item.message, detail=detail, now=when)
+        else:
+            clear_alert(ctx.store, key, when)
+    return AlertAck(stored=[item.id for item in body.alerts])
 
 
 @router.post("/jobs/lease", response_model=LeaseResponse)

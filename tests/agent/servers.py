@@ -123,6 +123,8 @@ class StubController:
     """Path (under the prefix) -> answers to give instead of the normal one, used up in order."""
     requests: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    """Every alert POSTed to /alerts, in order."""
     base: str = ""
 
     def calls(self, path: str) -> list[Any]:
@@ -155,6 +157,9 @@ class StubController:
             if body.get("software_delta") is not None and not self.refuse_deltas:
                 sections.append("software")
             return _json(200, {"accepted": sections})
+        if path == "/alerts":
+            self.alerts.extend(body["alerts"])
+            return _json(200, {"stored": [alert["id"] for alert in body["alerts"]]})
         if path == "/jobs/lease":
             jobs = self.jobs[: body.get("max_jobs", 10)]
             return _json(200, {"jobs": [job.model_dump() for job in jobs],
