@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.assets.test_asset_api import Agent, _close_agents  # noqa: F401 (autouse fixture closes clients)
+from tests.support.running import RunningController
 
 
 def _alert(item_id: str, state: str = "raised", severity: str = "warning", **extra: Any) -> dict[str, Any]:
@@ -16,7 +17,7 @@ def _alert(item_id: str, state: str = "raised", severity: str = "warning", **ext
             "observed_at": "2026-03-01T08:00:00+00:00", **extra}
 
 
-def test_agent_disk_alert_is_stored_listed_deduplicated_and_cleared(running) -> None:
+def test_agent_disk_alert_is_stored_listed_deduplicated_and_cleared(running: RunningController) -> None:
     agent = Agent(running, "acme", "web-01")
     first = agent.http.post("/alerts", json={"agent_id": agent.agent_id, "alerts": [_alert("a1")]})
     again = agent.http.post("/alerts", json={"alerts": [_alert("a2", severity="critical")]})
@@ -33,7 +34,7 @@ def test_agent_disk_alert_is_stored_listed_deduplicated_and_cleared(running) -> 
     assert [item["state"] for item in items] == ["cleared"] and still_open == []
 
 
-def test_refusals(running) -> None:
+def test_refusals(running: RunningController) -> None:
     agent = Agent(running, "acme", "web-01")
     other = agent.http.post("/alerts", json={"agent_id": "a_" + "9" * 32, "alerts": [_alert("x")]})
     malformed = agent.http.post("/alerts", json={"alerts": [_alert("x", severity="dire")]})
