@@ -78,3 +78,16 @@ def run_cli(*args: str, timeout: float = 30, **kwargs: object) -> subprocess.Com
 def cli() -> object:
     """Run ``fleetward-agent`` as a real subprocess: ``cli("run", "--once", ...)``."""
     return run_cli
+
+
+@pytest.fixture(autouse=True)
+def _calm_machine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agent cycles in these tests watch a calm machine, not this one: a nearly full disk or a busy
+    CPU on the test host must not add alerts to the exchanges the tests assert. The monitors' own
+    tests (tests/agent/monitoring) give their probes explicitly."""
+    from agent.monitoring.probes import Probes, VolumeUsage
+
+    calm = Probes(cpu_seconds=lambda: (0.0, 1.0), memory_percent=lambda: 10.0,
+                  volumes=lambda: [VolumeUsage("/", "ext4", 100 * 2**30, 90 * 2**30)],
+                  process_names=set, reboot_pending=lambda: False)
+    monkeypatch.setattr(Probes, "system", classmethod(lambda cls, **_kwargs: calm))
