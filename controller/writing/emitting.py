@@ -91,8 +91,28 @@ def quoted_like(value: Any, style: str | None) -> Any:
     return value
 
 
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+"""Characters YAML reads as line breaks besides CR and LF. ruamel.yaml writes them raw inside plain
+and single-quoted scalars, where a reader folds them away; double quotes escape them (\\N, \\L, \\P)."""
+
+
+def _escaped_breaks(value: Any) -> Any:
+    """``value`` with every string holding such a character double-quoted (collections changed in place,
+    so their flow or block style stays)."""
+    if isinstance(value, str):
+        return DoubleQuotedScalarString(str(value)) if any(c in value for c in _LINE_BREAKS) else value
+    if isinstance(value, dict):
+        for key in list(value):
+            value[key] = _escaped_breaks(value[key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _escaped_breaks(item)
+    return value
+
+
 def dump(value: Any, indentation: Indentation) -> str:
     """A whole YAML document for ``value`` (which may carry ruamel styles), ending in a newline."""
+    value = _escaped_breaks(value)
     yaml = YAML(typ="rt")
     yaml.width = WIDTH
     yaml.indent(mapping=indentation.mapping, sequence=indentation.sequence, offset=indentation.offset)

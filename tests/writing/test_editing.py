@@ -210,3 +210,10 @@ def test_any_new_spec_is_written_exactly_and_the_other_documents_stay_byte_for_b
     assert edited.startswith(before) and edited.endswith(after)
     if new:  # comment lines inside the spec stay (unless the spec becomes {} as a whole)
         assert "  # What it is for\n" in edited
+
+
+@pytest.mark.parametrize("text", [pytest.param("\x85", id="next-line"), pytest.param("a\u2028b", id="line-sep"),
+                                  pytest.param("x\u2029y", id="paragraph-sep")])
+def test_yaml_line_break_characters_are_written_escaped(text: str) -> None:
+    edited = edit(RICH, "Policy", "enough-disk", lambda old: {**old, "description": text})
+    assert spec_of(edited, "Policy")["description"] == text
