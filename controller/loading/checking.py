@@ -23,6 +23,7 @@ from controller.loading.locating import node_position
 from controller.loading.parsing import Document
 from controller.loading.problems import Problem, problem
 from controller.loading.references import references_of
+from schemas.alerting import AlertTicketRule
 from schemas.clients import Client
 from schemas.fleet import Fleet, FleetSpec
 from schemas.groups import DeviceGroup
@@ -182,6 +183,15 @@ def _references(candidates: Sequence[Candidate], desired: DesiredState, unseen: 
             message = _missing(model, name, candidate, desired, unseen)
             if message is not None:
                 found.append(candidate.problem(message, *loc))
+        if isinstance(resource, AlertTicketRule) and resource.spec.routing.connector is not None:
+            connector = resource.spec.routing.connector
+            known = sorted(desired.fleet.tickets.connectors)
+            if connector not in known:
+                close = difflib.get_close_matches(connector, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                found.append(candidate.problem(
+                    f"no ticket connector '{connector}' in fleet.yaml spec.tickets.connectors{hint}",
+                    "spec", "routing", "connector"))
     return found
 
 

@@ -16,6 +16,16 @@ TENANCY = ("a resource under clients/acme/ cannot act on another client's device
            "client to globex); remove the pin or use 'acme'")
 
 
+SEALED = "sealed:v1:" + "0" * 16 + ":" + "A" * 60
+HOOKS = ("spec:\n  tickets:\n    connectors:\n      hooks: {type: webhook, url: 'https://hooks.example/x', "
+         f"secret: '{SEALED}'}}\n")
+
+
+def rule_routing_to(connector: str) -> str:
+    return ("apiVersion: fleetward/v1\nkind: AlertTicketRule\nmetadata: {name: disk}\nspec:\n"
+            f"  match: {{alertTypes: ['disk.*']}}\n  routing: {{connector: {connector}}}\n")
+
+
 def group_selecting(selector: str) -> str:
     return LINUX_GROUP.replace("{matchLabels: {os: linux}}", selector)
 
@@ -137,6 +147,16 @@ CASES: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
     ),
     "msp-wide-group-may-pin-any-client": (
         {"groups/g.yaml": group_selecting("{matchLabels: {client: globex}}")},
+        [],
+    ),
+    # Ticket connectors
+    "rule-routes-to-a-connector-fleet-yaml-lacks": (
+        {"fleet.yaml": FLEET + HOOKS, "clients/acme/r.yaml": rule_routing_to("hook")},
+        ["clients/acme/r.yaml:6:24: no ticket connector 'hook' in fleet.yaml spec.tickets.connectors "
+         "(did you mean 'hooks'?)"],
+    ),
+    "rule-routes-to-a-configured-connector": (
+        {"fleet.yaml": FLEET + HOOKS, "clients/acme/r.yaml": rule_routing_to("hooks")},
         [],
     ),
 }
