@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ import httpx
 
 from controller.cli.options import default_data_dir
 from controller.errors import ConfigError, SourceUnavailable
+from controller.outbound import is_loopback
 from controller.secrets import MAX_PLAINTEXT_BYTES, KeyFolder, PublicSealingKey, parse_public_key, seal
 from controller.secrets.public_keys import MAX_PUBLIC_KEY_TEXT
 
@@ -144,7 +144,7 @@ def _from_server(server: str, *, allow_insecure: bool) -> PublicSealingKey:
     parts = urlsplit(server)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(f"--server {server!r} is not an http(s) URL", hint="for example https://fleet.example.com")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure and not is_loopback(parts.hostname):
         raise ConfigError(f"--server {server} is plain http: anyone on the way could hand you their own key",
                           hint="use https, or --allow-insecure-http in a lab")
     url = server.rstrip("/") + PUBLIC_KEY_PATH
@@ -158,15 +158,6 @@ def _from_server(server: str, *, allow_insecure: bool) -> PublicSealingKey:
     if len(response.content) > MAX_PUBLIC_KEY_TEXT:
         raise ConfigError(f"{url} answered with {len(response.content)} bytes; that is not a public key")
     return parse_public_key(response.text, origin=f"the public key from {server}")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_value(args: argparse.Namespace) -> str:

@@ -12,16 +12,15 @@ servers or anything else without patching; plain http is refused except to loopb
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import httpx
 
+from controller.outbound import DEFAULT_THROTTLE_DELAY, BodyTooLarge, read_capped, url_problem
+from controller.outbound import retry_after as outbound_retry_after
 from controller.warranty.errors import (
     VendorAnswerInvalid,
     VendorAuthFailed,
@@ -37,46 +36,24 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 """A batch of 100 serials with all their entitlements is well under 1 MiB."""
 MAX_RETRY_AFTER = 6 * 3600.0
 """A vendor asking for more than this is asked again after this long anyway."""
-DEFAULT_THROTTLE_DELAY = 60.0
 
 
 def check_base_url(vendor: str, base_url: str) -> str:
     """``base_url`` without a trailing slash; plain http only to a loopback address."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    problem = url_problem(base_url)
+    if problem == "not-http":
         raise WarrantySetupError(vendor, f"base URL {base_url!r} is not an http(s) URL",
                                  hint=f"fix spec.warranty.{vendor}.baseUrl in fleet.yaml")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if problem == "plain-http":
         raise WarrantySetupError(vendor, f"base URL {base_url!r} uses plain http to a remote host; "
                                          "credentials would cross the network unencrypted",
                                  hint=f"use https in spec.warranty.{vendor}.baseUrl in fleet.yaml")
     return base_url.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped; None when absent."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        until = parsedate_to_datetime(value)
-        sent = parsedate_to_datetime(response.headers["date"]) if "date" in response.headers else None
-    except (TypeError, ValueError, IndexError):
-        return None
-    if sent is None:  # an absolute date and no clock of the vendor's to measure it from
-        return DEFAULT_THROTTLE_DELAY
-    return min(max(0.0, (until - sent).total_seconds()), MAX_RETRY_AFTER)
+    """Seconds from a Retry-After header, capped at :data:`MAX_RETRY_AFTER`; None when absent."""
+    return outbound_retry_after(response, MAX_RETRY_AFTER)
 
 
 class VendorCaller:
@@ -99,16 +76,12 @@ class VendorCaller:
              json_body: Any = None, auth: tuple[str, str] | None = None) -> tuple[httpx.Response, bytes]:
         """The response and its body (at most ``max_body`` bytes); transport failures raised as VendorUnavailable."""
         try:
-            with self._client.stream(method, self.base_url + path, params=params, headers=headers, data=data,
-                                     json=json_body, auth=auth) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > self.max_body:
-                        raise VendorAnswerInvalid(self.vendor, f"the answer to {method} {path} is larger than "
-                                                               f"{self.max_body} bytes",
-                                                  hint="retried later; if it persists, ask fewer serials per batch")
-                return response, bytes(body)
+            return read_capped(self._client, method, self.base_url + path, self.max_body, params=params,
+                               headers=headers, data=data, json=json_body, auth=auth)
+        except BodyTooLarge:
+            raise VendorAnswerInvalid(self.vendor, f"the answer to {method} {path} is larger than "
+                                                   f"{self.max_body} bytes",
+                                      hint="retried later; if it persists, ask fewer serials per batch") from None
         except httpx.TimeoutException:
             raise VendorUnavailable(self.vendor, f"{method} {path} timed out",
                                     hint="retried later with backoff") from None

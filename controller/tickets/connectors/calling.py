@@ -14,18 +14,18 @@ parameter (httpx's ``BaseTransport``) and plain http is refused except to loopba
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from controller.outbound import DEFAULT_THROTTLE_DELAY, BodyTooLarge, read_capped, url_problem
+from controller.outbound import retry_after as outbound_retry_after
 from controller.tickets.connectors.errors import (
     ConnectorAnswerInvalid,
     ConnectorRejected,
@@ -42,47 +42,25 @@ MAX_BODY_BYTES = 1024 * 1024
 """A single ticket, or a search page of a few tickets, is a few KiB."""
 MAX_RETRY_AFTER = 3600.0
 """A PSA asking for more than an hour is asked again after an hour anyway."""
-DEFAULT_THROTTLE_DELAY = 60.0
 _VENDOR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,59}")
 
 
 def check_base_url(connector: str, url: str, setting: str) -> str:
     """``url`` without a trailing slash; plain http only to a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    problem = url_problem(url)
+    if problem == "not-http":
         raise ConnectorSetupError(connector, f"{setting} {url!r} is not an http(s) URL",
                                   hint=f"fix {setting} in the connector's settings")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if problem == "plain-http":
         raise ConnectorSetupError(connector, f"{setting} uses plain http to a remote host; credentials and "
                                              "ticket contents would cross the network unencrypted",
                                   hint=f"use https in {setting}")
     return url.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped; None when absent."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        until = parsedate_to_datetime(value)
-        sent = parsedate_to_datetime(response.headers["date"]) if "date" in response.headers else None
-    except (TypeError, ValueError, IndexError):
-        return None
-    if sent is None:  # an absolute date and no clock of the vendor's to measure it from
-        return DEFAULT_THROTTLE_DELAY
-    return min(max(0.0, (until - sent).total_seconds()), MAX_RETRY_AFTER)
+    """Seconds from a Retry-After header, capped at :data:`MAX_RETRY_AFTER`; None when absent."""
+    return outbound_retry_after(response, MAX_RETRY_AFTER)
 
 
 def vendor_code(body: bytes) -> str | None:
@@ -117,14 +95,10 @@ class Caller:
         path = urlsplit(url).path
         started = time.monotonic()
         try:
-            with self._client.stream(method, url, **kwargs) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > self.max_body:
-                        raise ConnectorAnswerInvalid(self.connector, f"{what}: the answer is larger than "
-                                                                     f"{self.max_body} bytes",
-                                                     hint="retried later; if it persists check the PSA's URL")
+            response, body = read_capped(self._client, method, url, self.max_body, **kwargs)
+        except BodyTooLarge:
+            raise ConnectorAnswerInvalid(self.connector, f"{what}: the answer is larger than {self.max_body} bytes",
+                                         hint="retried later; if it persists check the PSA's URL") from None
         except httpx.TimeoutException:
             log.warning("%s %s %s timed out", self.connector, method, path)
             raise ConnectorUnavailable(self.connector, f"{what}: {method} {path} timed out",
@@ -136,7 +110,7 @@ class Caller:
                                             "access to the PSA") from None
         log.info("%s %s %s -> %d in %.3fs", self.connector, method, path, response.status_code,
                  time.monotonic() - started)
-        return response, bytes(body)
+        return response, body
 
     def check(self, response: httpx.Response, body: bytes, what: str) -> None:
         """Raise the connector error an unsuccessful status means."""
