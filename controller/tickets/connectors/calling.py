@@ -151,3 +151,19 @@ def parse_json(connector: str, body: bytes, what: str) -> Any:
 def shape_error(connector: str, what: str, expected: str) -> ConnectorAnswerInvalid:
     return ConnectorAnswerInvalid(connector, f"{what}: the answer is not the documented shape ({expected})",
                                   hint="retried later; if it persists the PSA's API changed")
+
+
+def numeric_ticket_id(connector: str, ticket: Any, what: str) -> str:
+    """The positive integer ``id`` of a PSA's ticket object, as text; the documented-shape error otherwise."""
+    ticket_id = ticket.get("id") if isinstance(ticket, dict) else None
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or ticket_id <= 0:
+        raise shape_error(connector, what, "a ticket with a numeric id")
+    return str(ticket_id)
+
+
+def checked_ticket_id(connector: str, product: str, external_id: str) -> str:
+    """``external_id`` when it can be a numeric ticket id of ``product``; refused before anything is sent."""
+    if not external_id.isdigit() or len(external_id) > 18:
+        raise ConnectorRejected(connector, f"{external_id[:40]!r} is not a {product} ticket id",
+                                hint="the ticket was not created by this connector; re-create it")
+    return external_id

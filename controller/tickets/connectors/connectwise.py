@@ -23,6 +23,7 @@ is "closed", the rest "open".
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,10 +31,19 @@ from urllib.parse import urlsplit
 import httpx
 
 from controller.tickets.connectors.base import ExternalTicket, Priority, TicketPayload, TicketState, check_note
-from controller.tickets.connectors.calling import DEFAULT_TIMEOUT, Caller, check_base_url, shape_error
-from controller.tickets.connectors.errors import ConnectorRejected, ConnectorSetupError
+from controller.tickets.connectors.calling import (
+    DEFAULT_TIMEOUT,
+    Caller,
+    check_base_url,
+    checked_ticket_id,
+    numeric_ticket_id,
+    shape_error,
+)
+from controller.tickets.connectors.errors import ConnectorSetupError
 
 NAME = "connectwise"
+_ticket_id = functools.partial(numeric_ticket_id, NAME)
+_checked_id = functools.partial(checked_ticket_id, NAME, "ConnectWise")
 MAX_SUMMARY = 100
 DEFAULT_PRIORITIES: dict[Priority, str] = {
     "critical": "Priority 1 - Emergency Response",
@@ -140,17 +150,3 @@ class ConnectWiseConnector:
         if status["name"].casefold() == self.resolved_status.casefold():
             return "resolved"
         return "closed" if ticket.get("closedFlag") is True else "open"
-
-
-def _ticket_id(ticket: Any, what: str) -> str:
-    ticket_id = ticket.get("id") if isinstance(ticket, dict) else None
-    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or ticket_id <= 0:
-        raise shape_error(NAME, what, "a ticket with a numeric id")
-    return str(ticket_id)
-
-
-def _checked_id(external_id: str) -> str:
-    if not external_id.isdigit() or len(external_id) > 18:
-        raise ConnectorRejected(NAME, f"{external_id[:40]!r} is not a ConnectWise ticket id",
-                                hint="the ticket was not created by this connector; re-create it")
-    return external_id

@@ -23,6 +23,7 @@ other ticket Halo flags ``hasbeenclosed`` is "closed", the rest "open".
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,10 +32,20 @@ from typing import Any
 import httpx
 
 from controller.tickets.connectors.base import ExternalTicket, Priority, TicketPayload, TicketState, check_note
-from controller.tickets.connectors.calling import DEFAULT_TIMEOUT, Caller, check_base_url, parse_json, shape_error
-from controller.tickets.connectors.errors import ConnectorRejected, ConnectorSetupError
+from controller.tickets.connectors.calling import (
+    DEFAULT_TIMEOUT,
+    Caller,
+    check_base_url,
+    checked_ticket_id,
+    numeric_ticket_id,
+    parse_json,
+    shape_error,
+)
+from controller.tickets.connectors.errors import ConnectorSetupError
 
 NAME = "halopsa"
+_ticket_id = functools.partial(numeric_ticket_id, NAME)
+_checked_id = functools.partial(checked_ticket_id, NAME, "HaloPSA")
 TOKEN_MARGIN = 60.0
 """Seconds before its expiry a token is replaced, so none expires in flight."""
 MAX_TOKEN_LIFETIME = 24 * 3600.0
@@ -179,17 +190,3 @@ class HaloPsaConnector:
         if status == self.resolved_status_id:
             return "resolved"
         return "closed" if ticket.get("hasbeenclosed") is True else "open"
-
-
-def _ticket_id(ticket: Any, what: str) -> str:
-    ticket_id = ticket.get("id") if isinstance(ticket, dict) else None
-    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or ticket_id <= 0:
-        raise shape_error(NAME, what, "a ticket with a numeric id")
-    return str(ticket_id)
-
-
-def _checked_id(external_id: str) -> str:
-    if not external_id.isdigit() or len(external_id) > 18:
-        raise ConnectorRejected(NAME, f"{external_id[:40]!r} is not a HaloPSA ticket id",
-                                hint="the ticket was not created by this connector; re-create it")
-    return external_id
