@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from controller.errors import NotFound, PermanentError
 from controller.store.engine import Store
+from controller.store.inventory import require_visible_agent
 from controller.store.tables import (
     agents,
     asset_history,
@@ -137,18 +138,10 @@ def _page(limit: int, offset: int = 0) -> tuple[int, int]:
     return max(1, min(limit, MAX_PAGE)), max(0, offset)
 
 
-def _visible_agent(session: Session, agent_id: str, client: str | None) -> None:
-    statement = select(agents.c.id).where(agents.c.id == agent_id)
-    if client is not None:
-        statement = statement.where(agents.c.client == client)
-    if session.execute(statement).first() is None:
-        raise NotFound(f"agent {agent_id} does not exist", hint="list agents with GET /api/agents")
-
-
 def get_hardware(store: Store, agent_id: str, client: str | None) -> HardwareRecord:
     table = hardware_inventory.c
     with store.read() as session:
-        _visible_agent(session, agent_id, client)
+        require_visible_agent(session, agent_id, client)
         row = session.execute(select(hardware_inventory).where(table.agent_id == agent_id)).mappings().first()
     if row is None:
         raise NotFound(f"agent {agent_id} has not reported hardware yet",
@@ -172,7 +165,7 @@ def list_device_software(store: Store, agent_id: str, client: str | None, *, nam
     if source:
         filters.append(table.source == source)
     with store.read() as session:
-        _visible_agent(session, agent_id, client)
+        require_visible_agent(session, agent_id, client)
         total = session.execute(select(func.count()).select_from(software_inventory).where(*filters)).scalar_one()
         rows = session.execute(
             select(table.name, table.version, table.source, table.arch, table.publisher, table.install_date,
@@ -185,7 +178,7 @@ def list_device_software(store: Store, agent_id: str, client: str | None, *, nam
 def list_device_license_keys(store: Store, agent_id: str, client: str | None) -> list[LicenseKeyRecord]:
     table = license_keys.c
     with store.read() as session:
-        _visible_agent(session, agent_id, client)
+        require_visible_agent(session, agent_id, client)
         rows = session.execute(
             select(table.product, table.channel, table.status, table.partial_key, table.updated_at,
                    table.sealed_key.is_not(None).label("has_full_key"))
@@ -197,7 +190,7 @@ def sealed_license_key(store: Store, agent_id: str, client: str | None, product:
     """The sealed full key of one product on one device (for an audited reveal)."""
     table = license_keys.c
     with store.read() as session:
-        _visible_agent(session, agent_id, client)
+        require_visible_agent(session, agent_id, client)
         sealed = session.execute(select(table.sealed_key).where(
             table.agent_id == agent_id, table.product == product)).scalar_one_or_none()
     if not sealed:

@@ -201,7 +201,8 @@ def _write_managed(session: Session, batch: Sequence[tuple[DeviceWrite, Sequence
         session.execute(insert(managed_software), rows)
 
 
-def _visible_agent(session: Any, agent_id: str, client: str | None) -> None:
+def require_visible_agent(session: Session, agent_id: str, client: str | None) -> None:
+    """NotFound unless ``agent_id`` exists and, for a client-scoped caller, belongs to ``client``."""
     statement = select(agents.c.id).where(agents.c.id == agent_id)
     if client is not None:
         statement = statement.where(agents.c.client == client)
@@ -213,7 +214,7 @@ def list_software(store: Store, agent_id: str, client: str | None) -> list[Insta
     """The agent's last reported software inventory, by name."""
     table = software_inventory.c
     with store.read() as session:
-        _visible_agent(session, agent_id, client)
+        require_visible_agent(session, agent_id, client)
         rows = session.execute(
             select(table.name, table.version, table.source, table.arch, table.publisher, table.updated_at)
             .where(table.agent_id == agent_id).order_by(table.name, table.version)).mappings().all()
@@ -224,7 +225,7 @@ def list_managed(store: Store, agent_id: str, client: str | None) -> list[Manage
     """Packages Fleetward installed on the agent, from its receipts, by package."""
     table = managed_software.c
     with store.read() as session:
-        _visible_agent(session, agent_id, client)
+        require_visible_agent(session, agent_id, client)
         rows = session.execute(
             select(table.package, table.version, table.sha256, table.installed_at, table.reported_at)
             .where(table.agent_id == agent_id).order_by(table.package)).mappings().all()
