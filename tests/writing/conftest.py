@@ -13,6 +13,8 @@ from controller.loading import GitTreeSource, load_revision
 from tests.support.gitrepos import commit, git, init_repo
 from tests.writing.fleet import fleet_files
 
+STATUS_REF = "refs/heads/fleetward/status"
+
 
 @dataclass
 class Remote:
@@ -32,8 +34,10 @@ class Remote:
         return sha
 
     def refs(self) -> dict[str, str]:
+        """Every ref but the status branch, which a running controller pushes on its own schedule."""
         listing = git(self.bare, "for-each-ref", "--format=%(refname) %(objectname)")
-        return dict(line.split(" ") for line in listing.splitlines())
+        pairs = (line.split(" ") for line in listing.splitlines())
+        return {name: sha for name, sha in pairs if name != STATUS_REF}
 
     def show(self, rev: str, path: str) -> str:
         return git(self.bare, "show", f"{rev}:{path}") + "\n"
