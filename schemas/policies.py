@@ -1,7 +1,7 @@
 """``Policy``: checks (and remediation) that must hold on a set of devices.
 
-A first shape, extended by the policy-automation work: script checks inline, or a
-template with parameters; audit or enforce; an interval schedule.
+Checks inline (any type of :mod:`schemas.checks`), or a template with parameters; audit or
+enforce; an interval schedule.
 """
 
 from __future__ import annotations
@@ -10,17 +10,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from schemas.checks import Check
 from schemas.deployments import Targets
 from schemas.resources import DnsLabel, Resource, SpecModel, register_kind
 from schemas.scripts import ParameterValue
-
-
-class ScriptCheck(SpecModel):
-    name: DnsLabel
-    script: DnsLabel = Field(description="A Script resource (own client's first, then MSP-wide).")
-    params: dict[str, ParameterValue] = Field(default_factory=dict)
-    expect_exit_code: int = 0
-    remediation: DnsLabel | None = Field(default=None, description="A Script run in enforce mode.")
 
 
 class Schedule(SpecModel):
@@ -35,7 +28,7 @@ class PolicySpec(SpecModel):
     schedule: Schedule = Field(default_factory=Schedule)
     template: DnsLabel | None = None
     params: dict[str, ParameterValue] = Field(default_factory=dict)
-    checks: list[ScriptCheck] = Field(default_factory=list, max_length=100)
+    checks: list[Check] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
     def _template_or_checks(self) -> PolicySpec:

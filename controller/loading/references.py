@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from schemas.alerting import AlertTicketRule
+from schemas.checks import ScriptCheck
 from schemas.deployments import Deployment, Targets
 from schemas.groups import DeviceGroup
 from schemas.packages import Package
@@ -37,9 +38,10 @@ def _policy(resource: Resource) -> list[Reference]:
     assert isinstance(resource, Policy)
     found = _targets(resource.spec.targets)
     for index, check in enumerate(resource.spec.checks):
-        found.append((Script, check.script, ("spec", "checks", index, "script")))
+        if isinstance(check, ScriptCheck):
+            found.append((Script, check.script, ("spec", "checks", index, "script")))
         if check.remediation is not None:
-            found.append((Script, check.remediation, ("spec", "checks", index, "remediation")))
+            found.append((Script, check.remediation.script, ("spec", "checks", index, "remediation", "script")))
     return found
 
 
