@@ -5,6 +5,10 @@ Selectors follow Kubernetes semantics: ``matchLabels`` and every
 device in the group's scope. Device labels are the facts the agent reports
 (``os``, ``os_version``, ``arch``, ``hostname``, ``client``) plus the labels
 given at enrolment.
+
+A group may also carry ``monitors``: overrides of the monitor settings for its members, laid
+over the Fleet's defaults and the client's overrides (see ``controller.agent_config`` for the
+order and what happens when two groups disagree).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from schemas.monitoring import MonitorSettings
 from schemas.resources import LabelKey, LabelValue, Resource, SpecModel, register_kind
 
 
@@ -66,6 +71,10 @@ class DeviceGroupSpec(SpecModel):
         default_factory=list,
         description="Hostnames or agent ids that belong to the group whatever their labels.",
     )
+    monitors: MonitorSettings | None = Field(
+        default=None,
+        description="Overrides the monitor settings of the group's devices, field by field, over the Fleet's "
+                    "defaults and the client's overrides.")
 
     @model_validator(mode="after")
     def _selects_something(self) -> DeviceGroupSpec:

@@ -1,14 +1,17 @@
 """Monitor settings: what an agent watches on its machine and when it raises an alert.
 
-Written in git (``fleet.yaml`` ``spec.defaults.monitors``, overridden per client in
-``client.yaml`` ``spec.monitors`` field by field) and served to agents inside
-``GET /api/agent/v1/config``. Every monitor raises at a threshold and clears only once
+Written in git (``fleet.yaml`` ``spec.defaults.monitors``, overridden field by field per client
+in ``client.yaml`` ``spec.monitors`` and per device group in a DeviceGroup's ``spec.monitors``) and
+served to agents inside ``GET /api/agent/v1/config``. Every monitor raises at a threshold and clears only once
 the value is back past the threshold by ``clearMargin…``: a value hovering at the
 threshold does not flap between raised and cleared.
 
 The defaults are meant to be sane on any fleet: CPU or memory above 90 % for 10 minutes,
-disk free below 10 % (warning) or 5 % (critical), a pending reboot as info. Nothing
-process-specific is watched unless a process is listed.
+disk free below 10 % (warning) or 5 % (critical), a pending reboot as info, an agent silent for
+30 minutes as warning. Nothing process- or service-specific is watched unless one is listed.
+
+``agentOffline`` is the one monitor the controller runs itself (an agent that is off cannot
+say so); it sits here so it is set, and overridden, exactly like the others.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from pydantic import Field, model_validator
 from schemas.resources import SpecModel
 
 AlertSeverity = Literal["info", "warning", "critical"]
-MonitorName = Literal["cpu", "memory", "disk", "process", "reboot"]
+MonitorName = Literal["cpu", "memory", "disk", "process", "service", "reboot"]
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 Margin = Annotated[float, Field(ge=0, le=50)]
+ServiceName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._:\-\\ ]*$")]
+"""A systemd unit, Windows service or launchd label; never an option (no leading '-' reaches a command)."""
 
 
 class SustainedLoad(SpecModel):
@@ -79,9 +84,35 @@ class ProcessWatch(SpecModel):
     severity: AlertSeverity = "critical"
 
 
+class ServiceWatch(SpecModel):
+    """OS services that must be running: systemd units, Windows services, launchd labels.
+
+    A service alerts once it was seen down on ``downSamples`` cycles in a row, so a restart
+    caught mid-way raises nothing; it clears on the first cycle it runs again.
+    """
+
+    enabled: bool = True
+    required: list[ServiceName] = Field(
+        default_factory=list, max_length=100,
+        description="Service names: 'ssh.service' (or 'ssh') on Linux, 'Spooler' on Windows, "
+                    "'com.openssh.sshd' on macOS. Names a machine does not have are reported as down.")
+    severity: AlertSeverity = "critical"
+    down_samples: int = Field(default=2, ge=1, le=60,
+                              description="Consecutive cycles a service must be down before it alerts.")
+
+
 class RebootPending(SpecModel):
     enabled: bool = True
     severity: AlertSeverity = "info"
+
+
+class AgentOffline(SpecModel):
+    """Checked by the controller: an agent whose last check-in is older than ``afterMinutes``."""
+
+    enabled: bool = True
+    after_minutes: int = Field(default=30, ge=5, le=30 * 24 * 60,
+                               description="Minutes without a check-in before the agent counts as offline.")
+    severity: AlertSeverity = "warning"
 
 
 class MonitorSettings(SpecModel):
@@ -91,7 +122,9 @@ class MonitorSettings(SpecModel):
     memory: SustainedLoad = Field(default_factory=SustainedLoad)
     disk: DiskSpace = Field(default_factory=DiskSpace)
     processes: ProcessWatch = Field(default_factory=ProcessWatch)
+    services: ServiceWatch = Field(default_factory=ServiceWatch)
     reboot_pending: RebootPending = Field(default_factory=RebootPending)
+    agent_offline: AgentOffline = Field(default_factory=AgentOffline)
 
 
 def overlay(base: MonitorSettings, override: MonitorSettings | None) -> MonitorSettings:
