@@ -4,6 +4,9 @@ Sustained monitors (CPU, memory) keep a small rolling window of samples: the val
 as above a threshold for ``minutes`` when every sample since a sample at least that old is
 above it, and no gap between samples is longer than the period (the agent was off).
 
+Services must be seen down on ``downSamples`` cycles in a row before they alert (a restart
+caught mid-way is not an outage); the count lives in the memory too.
+
 Every monitor has hysteresis: a level is *raised* at its threshold but *held* until the value
 is back past the threshold by the margin, so a value hovering at the threshold neither flaps
 nor re-sends. Raising a higher level, or dropping from critical to warning, re-raises the
@@ -21,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.monitoring.probes import VolumeUsage
+from agent.monitoring.services import ServiceState
 from schemas.monitoring import AlertSeverity, DiskSpace, MonitorName, MonitorSettings, SustainedLoad
 
 GiB = 1 << 30
@@ -46,6 +50,8 @@ class MonitorMemory(BaseModel):
     samples: dict[str, list[Sample]] = Field(default_factory=dict)
     cpu_counters: tuple[float, float] | None = None
     open: dict[str, OpenAlert] = Field(default_factory=dict)
+    services_down: dict[str, int] = Field(default_factory=dict)
+    """Consecutive cycles each watched service was seen down."""
 
 
 class Readings(BaseModel):
@@ -55,6 +61,7 @@ class Readings(BaseModel):
     memory_percent: float | None = None
     volumes: list[VolumeUsage] | None = None
     processes: set[str] | None = None
+    services: dict[str, ServiceState] | None = None
     reboot_pending: bool | None = None
 
 
@@ -125,6 +132,7 @@ def evaluate(settings: MonitorSettings, readings: Readings, memory: MonitorMemor
                 f"process {process} is {'not running' if missing else 'running again'}", {"running": not missing})
     elif watch.enabled:
         untouched.add("process")
+    _services(settings, readings, memory, wanted, untouched)
     reboot = settings.reboot_pending
     if reboot.enabled and readings.reboot_pending is not None:
         wanted[key_of("reboot", "")] = ("reboot", "", reboot.severity if readings.reboot_pending else None,
@@ -133,6 +141,30 @@ def evaluate(settings: MonitorSettings, readings: Readings, memory: MonitorMemor
     elif reboot.enabled:
         untouched.add("reboot")
     return _changes(memory, wanted, untouched)
+
+
+def _services(settings: MonitorSettings, readings: Readings, memory: MonitorMemory,
+              wanted: dict[str, tuple[MonitorName, str, AlertSeverity | None, str, dict[str, Any]]],
+              untouched: set[MonitorName]) -> None:
+    watch = settings.services
+    if not watch.enabled or not watch.required:
+        memory.services_down.clear()
+        return
+    if readings.services is None:
+        untouched.add("service")  # not applicable here, or the probe failed: keep what is open
+        return
+    counts: dict[str, int] = {}
+    for name in watch.required:
+        state = readings.services.get(name, ServiceState(False, "not reported"))
+        counts[name] = 0 if state.running else memory.services_down.get(name, 0) + 1
+        held = _current(memory, "service", name)
+        down = counts[name] >= watch.down_samples or (held is not None and not state.running)
+        message = (f"service {name} is not running: {state.state}" if not state.running else
+                   f"service {name} is running: {state.state}")
+        wanted[key_of("service", name)] = ("service", name, watch.severity if down else None, message,
+                                           {"running": state.running, "state": state.state[:200],
+                                            "down_samples": counts[name]})
+    memory.services_down = {name: count for name, count in counts.items() if count}
 
 
 def _changes(memory: MonitorMemory, wanted: dict[str, tuple[MonitorName, str, AlertSeverity | None, str,

@@ -1,19 +1,24 @@
-"""What the OS says about load, memory, volumes, processes and pending reboots.
+"""What the OS says about load, memory, volumes, processes, services and pending reboots.
 
 Every reading is a plain callable on :class:`Probes` so tests pass their own numbers
 instead of patching psutil. CPU is read as cumulative busy/total seconds: the monitor
 takes the difference to the previous cycle's counters, so a sample is the average over
 the whole interval, costs no waiting, and survives a restart (the counters are persisted).
+Services and pending reboots differ per OS: :mod:`agent.monitoring.services` and
+:mod:`agent.monitoring.reboots`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil  # type: ignore[import-untyped, unused-ignore]  # no stubs installed
+
+from agent.monitoring.errors import NotApplicable
+from agent.monitoring.reboots import system_reboot_pending
+from agent.monitoring.services import ServiceStates, system_service_states
 
 PSEUDO_FILESYSTEMS = frozenset({
     "tmpfs", "devtmpfs", "devfs", "proc", "sysfs", "cgroup", "cgroup2", "overlay", "squashfs", "autofs",
@@ -22,8 +27,6 @@ PSEUDO_FILESYSTEMS = frozenset({
     "fuse.gvfsd-fuse", "iso9660", "udf", "nullfs", "map", "autofs_nowait",
 })
 """File systems that are not storage a person can fill: never checked."""
-
-LINUX_REBOOT_FLAG = Path("/var/run/reboot-required")
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,19 @@ class Probes:
     volumes: Callable[[], list[VolumeUsage]]
     process_names: Callable[[], set[str]]
     reboot_pending: Callable[[], bool]
+    """Raises NotApplicable where the OS keeps no answer."""
+    service_states: Callable[[Sequence[str]], ServiceStates] = lambda names: _no_services(names)
+    """The state of each named service; raises NotApplicable without a service manager to ask."""
 
     @classmethod
-    def system(cls, *, reboot_flag: Path = LINUX_REBOOT_FLAG) -> Probes:
+    def system(cls) -> Probes:
         return cls(cpu_seconds=cpu_seconds, memory_percent=lambda: float(psutil.virtual_memory().percent),
                    volumes=storage_volumes, process_names=process_names,
-                   reboot_pending=lambda: reboot_pending(reboot_flag))
+                   reboot_pending=system_reboot_pending, service_states=system_service_states)
+
+
+def _no_services(names: Sequence[str]) -> ServiceStates:
+    raise NotApplicable("no service probe was given")
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -84,7 +94,3 @@ def process_names() -> set[str]:
                 names.add(name[:-4])  # "sshd" matches "sshd.exe"
     return names
 
-
-def reboot_pending(flag: Path) -> bool:
-    """Debian/Ubuntu leave a flag file; elsewhere the answer is best effort (False)."""
-    return flag.exists()

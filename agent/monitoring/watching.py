@@ -17,6 +17,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from agent.errors import ConfigError
+from agent.monitoring.errors import NotApplicable
 from agent.monitoring.evaluating import MonitorMemory, Readings, cpu_percent, evaluate
 from agent.monitoring.outbox import AlertOutbox
 from agent.monitoring.probes import Probes
@@ -40,12 +41,13 @@ class Monitors:
         self.outbox = AlertOutbox(data_root / OUTBOX_FOLDER)
         self.probes = probes or Probes.system()
         self.clock = clock
+        self._not_applicable: set[str] = set()
 
     def run(self, settings: MonitorSettings) -> list[AgentAlert]:
         """Evaluate every enabled monitor once; the alerts raised or cleared are queued and returned."""
         now = self.clock()
         memory = self._load()
-        readings = self._read(memory)
+        readings = self._read(memory, settings)
         changes = evaluate(settings, readings, memory, now)
         stamp = now.strftime("%Y%m%dT%H%M%S%f")
         alerts = [AgentAlert(id=f"{stamp}-{uuid.uuid4().hex[:12]}", monitor=change.monitor, subject=change.subject,
@@ -69,22 +71,32 @@ class Monitors:
             log.warning("monitor memory %s unreadable (%s); starting afresh", self.memory_path, exc)
             return MonitorMemory()
 
-    def _read(self, memory: MonitorMemory) -> Readings:
-        counters = _probe("cpu", self.probes.cpu_seconds)
+    def _read(self, memory: MonitorMemory, settings: MonitorSettings) -> Readings:
+        counters = self._probe("cpu", self.probes.cpu_seconds)
         percent = cpu_percent(memory.cpu_counters, counters) if counters is not None else None
         if counters is not None:
             memory.cpu_counters = counters
-        processes = _probe("processes", self.probes.process_names)
-        return Readings(cpu_percent=percent, memory_percent=_probe("memory", self.probes.memory_percent),
-                        volumes=_probe("disk", self.probes.volumes),
+        processes = self._probe("processes", self.probes.process_names)
+        services = settings.services
+        wanted = list(services.required) if services.enabled else []
+        return Readings(cpu_percent=percent, memory_percent=self._probe("memory", self.probes.memory_percent),
+                        volumes=self._probe("disk", self.probes.volumes),
                         processes=set(list(processes)[:100_000]) if processes is not None else None,
-                        reboot_pending=_probe("reboot", self.probes.reboot_pending))
+                        services=(self._probe("services", lambda: self.probes.service_states(wanted))
+                                  if wanted else None),
+                        reboot_pending=(self._probe("reboot", self.probes.reboot_pending)
+                                        if settings.reboot_pending.enabled else None))
 
-
-def _probe(name: str, read: Callable[[], T]) -> T | None:
-    """A failing probe skips its monitor this cycle instead of stopping the others."""
-    try:
-        return read()
-    except Exception as exc:  # psutil and the OS raise many kinds; none may stop the agent
-        log.warning("monitor probe %s failed: %s: %s", name, type(exc).__name__, exc)
-        return None
+    def _probe(self, name: str, read: Callable[[], T]) -> T | None:
+        """A failing probe skips its monitor this cycle instead of stopping the others; one that
+        cannot apply to this machine skips it for good, said once per agent run."""
+        try:
+            return read()
+        except NotApplicable as exc:
+            if name not in self._not_applicable:
+                self._not_applicable.add(name)
+                log.info("monitor %s not applicable on this machine: %s", name, exc)
+            return None
+        except Exception as exc:  # psutil and the OS raise many kinds; none may stop the agent
+            log.warning("monitor probe %s failed: %s: %s", name, type(exc).__name__, exc)
+            return None
