@@ -73,15 +73,16 @@ async def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) 
     return CheckinResponse(
         jobs_pending=state.jobs_pending, inventory=state.inventory,
         checkin_interval_seconds=ctx.settings.checkin_interval, server_time=ctx.now(),
-        config_version=ctx.agent_configs.get(ctx.desired_state(), agent.client).version,
+        config_version=ctx.agent_configs.get(ctx.desired_state(), agent.client, agent.labels, agent.agent_id).version,
     )
 
 
 @router.get("/config", response_model=AgentConfig)
 def config(agent: AgentDep, ctx: ContextDep) -> AgentConfig:
-    """What the agent should do beyond jobs (network discovery ranges, inventory cadence).
-    Fetched when the check-in's ``config_version`` differs from the one the agent holds."""
-    return ctx.agent_configs.get(ctx.desired_state(), agent.client)
+    """What the agent should do beyond jobs (network discovery ranges, inventory cadence, monitors,
+    which depend on its device groups). Fetched when the check-in's ``config_version`` differs from
+    the one the agent holds."""
+    return ctx.agent_configs.get(ctx.desired_state(), agent.client, agent.labels, agent.agent_id)
 
 
 @router.post("/inventory", response_model=InventoryAck)

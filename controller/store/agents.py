@@ -14,7 +14,7 @@ can claim another client or another OS.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -55,6 +55,8 @@ class AgentPrincipal:
     client: str
     last_job_seq: int
     inventory_wanted: InventoryWanted
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The device labels (what DeviceGroup selectors match); they pick the agent's monitor settings."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,8 @@ def authenticate_agent(store: Store, credential: str, now: datetime) -> AgentPri
     with store.read() as session:
         row = session.execute(
             select(table.client, table.credential_hash, table.last_job_seq, table.inventory_wanted,
-                   table.last_seen_at, table.revoked_at).where(table.id == agent_id)).one_or_none()
+                   table.last_seen_at, table.revoked_at, table.labels, table.facts)
+            .where(table.id == agent_id)).one_or_none()
     if row is None or row.revoked_at is not None or not credentials.matches(secret, row.credential_hash):
         return None
     stale_before = now - LAST_SEEN_RESOLUTION
@@ -173,7 +176,8 @@ def authenticate_agent(store: Store, credential: str, now: datetime) -> AgentPri
         with store.write() as session:
             session.execute(update(agents).where(table.id == agent_id, table.last_seen_at < stale_before)
                             .values(last_seen_at=now))
-    return AgentPrincipal(agent_id, row.client, row.last_job_seq, row.inventory_wanted)
+    return AgentPrincipal(agent_id, row.client, row.last_job_seq, row.inventory_wanted,
+                          merged_labels(row.labels or {}, row.facts or {}, row.client))
 
 
 def checkin(store: Store, agent: AgentPrincipal, seen_seq: int) -> CheckinState:
