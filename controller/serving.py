@@ -24,6 +24,7 @@ from controller.errors import ConfigError
 from controller.gitsource import RepoMirror, watch_refs
 from controller.ingesting import InventoryIngester
 from controller.jobs.signing import JobSigner
+from controller.offline import OfflineWatcher
 from controller.reconciling import Reconciler
 from controller.secrets import KeyFolder, SealedSecrets
 from controller.settings import ControllerSettings
@@ -68,6 +69,7 @@ class Controller:
         self.app.state.warranty = self.warranty
         self.tickets = TicketWorker(self.store, lambda: self.reconciler.applied)
         self.deliveries = OutboxDelivery(self.store, self.sealed, lambda: self.reconciler.applied)
+        self.offline = OfflineWatcher(self.store, lambda: self.reconciler.applied, clock)
         self.bound_port: int | None = None
         self._file_secret: bytes | None = None
 
@@ -100,6 +102,7 @@ class Controller:
             asyncio.create_task(self.warranty.run(stop), name="warranty"),
             asyncio.create_task(self.tickets.run(stop), name="tickets"),
             asyncio.create_task(self.deliveries.run(stop), name="ticket-outbox"),
+            asyncio.create_task(self.offline.run(stop), name="agent-offline"),
         ]
         if self.mirror.is_local and self.settings.watch_local:
             tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))

@@ -90,7 +90,8 @@ class Agent(Base):
     facts: Mapped[dict[str, Any]]
     credential_hash: Mapped[str] = mapped_column(String(SHA))
     enrolled_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    """Indexed: the agent-offline check reads only the agents silent past a threshold."""
     last_job_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     inventory_wanted: Mapped[str] = mapped_column(String(8), server_default="full")
     inventory_hashes: Mapped[dict[str, Any]]
