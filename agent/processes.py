@@ -59,6 +59,8 @@ class RunResult:
     stdout_bytes: int
     """Bytes printed in all, including any cut from the middle."""
     stderr_bytes: int
+    stdout_cut: int = 0
+    """Bytes cut from the middle of stdout (0: ``stdout`` is everything it printed)."""
     left_running: bool = False
     """A process outside the group still held the output open when reading stopped."""
 
@@ -129,7 +131,8 @@ def run_process(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | str,
         exit_code=None if caught is not None else code, signal=caught, timed_out=timed_out,
         duration_seconds=time.monotonic() - started,
         stdout=outputs[0].text(), stderr=outputs[1].text(),
-        stdout_bytes=outputs[0].total, stderr_bytes=outputs[1].total, left_running=left_running,
+        stdout_bytes=outputs[0].total, stderr_bytes=outputs[1].total, stdout_cut=outputs[0].cut,
+        left_running=left_running,
     )
 
 
@@ -154,8 +157,12 @@ class _Capture:
             if len(self.tail) > self.tail_limit:
                 del self.tail[:len(self.tail) - self.tail_limit]
 
+    @property
+    def cut(self) -> int:
+        return max(0, self.total - len(self.head) - len(self.tail))
+
     def text(self) -> str:
-        cut = self.total - len(self.head) - len(self.tail)
+        cut = self.cut
         if cut <= 0:
             return bytes(self.head + self.tail).decode("utf-8", "replace")
         return (bytes(self.head).decode("utf-8", "replace") + _CUT_MARK.format(cut)
