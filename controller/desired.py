@@ -11,12 +11,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from schemas.checks import Check
 from schemas.clients import Client
 from schemas.deployments import Deployment
 from schemas.fleet import FleetSpec
 from schemas.groups import DeviceGroup
 from schemas.packages import Package
+from schemas.policies import Policy
 from schemas.resources import Resource
+from schemas.scripts import Script
 
 R = TypeVar("R", bound=Resource)
 
@@ -72,12 +75,26 @@ def parse_resource_ref(ref: str) -> ResourceKey:
 
 
 @dataclass(frozen=True)
+class ScriptFile:
+    """The text of a Script's file in this revision, pinned by its SHA-256 for bundling into jobs."""
+
+    path: str
+    text: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """Everything one revision declares. Immutable; look resources up by kind."""
 
     revision: str
     fleet: FleetSpec = field(default_factory=FleetSpec)
     resources: Mapping[str, Mapping[ResourceKey, Loaded[Resource]]] = field(default_factory=dict)
+    policy_checks: Mapping[ResourceKey, tuple[Check, ...]] = field(default_factory=dict)
+    """The checks of every Policy: its inline ones, or its template rendered with its params."""
+    script_files: Mapping[str, ScriptFile] = field(default_factory=dict)
+    """Every Script's file, by its path relative to the fleet root."""
 
     def of_kind(self, model: type[R]) -> Mapping[ResourceKey, Loaded[R]]:
         found = self.resources.get(model.kind_name, {})
@@ -98,6 +115,14 @@ class DesiredState:
     @property
     def deployments(self) -> Mapping[ResourceKey, Loaded[Deployment]]:
         return self.of_kind(Deployment)
+
+    def checks_of(self, policy: Loaded[Policy]) -> tuple[Check, ...]:
+        """What ``policy`` checks, its template expanded (the loader rendered it)."""
+        return self.policy_checks.get(policy.key, tuple(policy.resource.spec.checks))
+
+    def script_file(self, script: Loaded[Script]) -> ScriptFile | None:
+        """The file ``script`` runs; None only for a DesiredState not built by the loader."""
+        return self.script_files.get(script.resource.spec.file)
 
     def client_names(self) -> list[str]:
         return sorted(name for _scope, name in self.clients)

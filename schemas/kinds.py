@@ -13,9 +13,10 @@ from schemas.packages import Package
 from schemas.policies import Policy
 from schemas.resources import KINDS, Resource
 from schemas.scripts import Script
+from schemas.templates import PolicyTemplate
 from schemas.warranties import Warranty
 
 __all__ = [
     "KINDS", "AlertTicketRule", "Client", "Deployment", "DeviceGroup", "Fleet", "License", "Package",
-    "Policy", "Resource", "Script", "Warranty",
+    "Policy", "PolicyTemplate", "Resource", "Script", "Warranty",
 ]

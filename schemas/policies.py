@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from schemas.checks import Check
 from schemas.deployments import Targets
 from schemas.resources import DnsLabel, Resource, SpecModel, register_kind
-from schemas.scripts import ParameterValue
 
 
 class Schedule(SpecModel):
@@ -27,7 +26,9 @@ class PolicySpec(SpecModel):
     mode: Literal["audit", "enforce"] = "audit"
     schedule: Schedule = Field(default_factory=Schedule)
     template: DnsLabel | None = None
-    params: dict[str, ParameterValue] = Field(default_factory=dict)
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict, max_length=50,
+        description="Values for the template's parameters; checked against the template's declarations.")
     checks: list[Check] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")

@@ -9,10 +9,13 @@ The stages, each its own module: ``sources`` (which files, from git objects or a
 folder) → ``parsing`` (bytes to YAML documents with positions; encoding, syntax, alias
 bombs) → ``validating`` (one document to one resource, with ``locating`` and
 ``messages`` turning pydantic errors into positions and words) → ``checking`` (across
-resources: placement, duplicates, references, tenancy).
+resources: placement, duplicates, references, tenancy, with ``expanding`` rendering policy
+templates) → ``scriptfiles`` (each Script's file read from the same source).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from controller.desired import DesiredState
 from controller.errors import RevisionInvalid
@@ -20,6 +23,7 @@ from controller.loading.caching import ParseCache
 from controller.loading.checking import Candidate, Unseen, check, scope_of
 from controller.loading.files import load_file
 from controller.loading.problems import Problem, problem
+from controller.loading.scriptfiles import read_script_files
 from controller.loading.sources import DirectorySource, FileSource, GitTreeSource, SourceFile
 
 __all__ = [
@@ -55,6 +59,9 @@ def _load(source: FileSource, cache: ParseCache | None = None) -> tuple[DesiredS
         cache.finish(used)
     desired, check_problems = check(candidates, unseen, source.revision)
     problems += check_problems
+    script_files, script_problems = read_script_files(source, candidates)
+    problems += script_problems
+    desired = replace(desired, script_files=script_files)
     return desired, sorted(set(problems))
 
 

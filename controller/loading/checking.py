@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from controller.desired import DesiredState, Loaded, ResourceKey, Scope, SourceLocation
+from controller.loading.expanding import expand_policies
 from controller.loading.locating import node_position
 from controller.loading.parsing import Document
 from controller.loading.problems import Problem, problem
@@ -28,7 +29,6 @@ from schemas.clients import Client
 from schemas.fleet import Fleet, FleetSpec
 from schemas.groups import DeviceGroup
 from schemas.packages import Package
-from schemas.policies import Policy
 from schemas.resources import Resource
 
 FLEET_FILE = "fleet.yaml"
@@ -94,6 +94,10 @@ def check(candidates: Sequence[Candidate], unseen: Unseen,
     problems += duplicates
     desired = DesiredState(revision=revision, fleet=_fleet_spec(candidates), resources=table)
     problems += _references(candidates, desired, unseen)
+    policy_checks, expansion = expand_policies(
+        candidates, desired, lambda model, name, candidate: _missing(model, name, candidate, desired, unseen))
+    problems += expansion
+    desired = replace(desired, policy_checks=policy_checks)
     problems += _client_folders(candidates, desired, unseen)
     problems += _scope_reach(candidates)
     problems += _shadowing(candidates, desired)
@@ -175,10 +179,6 @@ def _references(candidates: Sequence[Candidate], desired: DesiredState, unseen: 
     found: list[Problem] = []
     for candidate in candidates:
         resource = candidate.resource
-        if isinstance(resource, Policy) and resource.spec.template is not None:
-            found.append(candidate.problem(
-                "policy templates are not available yet; write the checks inline under 'checks'",
-                "spec", "template"))
         for model, name, loc in references_of(resource):
             message = _missing(model, name, candidate, desired, unseen)
             if message is not None:

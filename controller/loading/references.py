@@ -16,6 +16,7 @@ from schemas.packages import Package
 from schemas.policies import Policy
 from schemas.resources import Resource
 from schemas.scripts import Script
+from schemas.templates import PolicyTemplate
 
 Reference = tuple[type[Resource], str, tuple[str | int, ...]]
 
@@ -37,6 +38,8 @@ def _deployment(resource: Resource) -> list[Reference]:
 def _policy(resource: Resource) -> list[Reference]:
     assert isinstance(resource, Policy)
     found = _targets(resource.spec.targets)
+    if resource.spec.template is not None:
+        found.append((PolicyTemplate, resource.spec.template, ("spec", "template")))
     for index, check in enumerate(resource.spec.checks):
         if isinstance(check, ScriptCheck):
             found.append((Script, check.script, ("spec", "checks", index, "script")))

@@ -13,7 +13,7 @@ commit made from it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -47,6 +47,14 @@ class FileSource(Protocol):
     def revision(self) -> str: ...
 
     def files(self) -> Iterator[SourceFile]: ...
+
+    def files_named(self, paths: Collection[str]) -> Iterator[SourceFile]:
+        """The files at ``paths`` (of any type, such as script files), in path order.
+
+        A path where there is no file (nothing, or a folder) is skipped. As with
+        :meth:`files`, each file's ``read`` works while the iterator runs.
+        """
+        ...
 
 
 def is_fleet_file(relative: str) -> bool:
@@ -114,6 +122,19 @@ class GitTreeSource:
                                      symlink=blob.mode == git.Blob.link_mode)
 
 
+    def files_named(self, paths: Collection[str]) -> Iterator[SourceFile]:
+        with self._open() as repo:
+            tree = self._tree(repo.commit(self._revision))
+            for path in sorted(set(paths)):
+                try:
+                    item = tree / path
+                except KeyError:
+                    continue
+                if isinstance(item, git.Blob):
+                    yield SourceFile(path=path, size=item.size, read=_blob_reader(item), blob=item.hexsha,
+                                     symlink=item.mode == git.Blob.link_mode)
+
+
 def _blob_reader(blob: git.Blob) -> Callable[[], bytes]:
     def read() -> bytes:
         data: bytes = blob.data_stream.read()
@@ -144,4 +165,16 @@ class DirectorySource:
             if path.is_symlink():
                 yield SourceFile(path=relative, size=0, read=bytes, symlink=True)
             elif path.is_file():  # not a fifo or socket, which could block a read
+                yield SourceFile(path=relative, size=path.stat().st_size, read=path.read_bytes)
+
+    def files_named(self, paths: Collection[str]) -> Iterator[SourceFile]:
+        for relative in sorted(set(paths)):
+            parts = PurePosixPath(relative).parts
+            if not parts or any(part in ("", ".", "..") for part in parts) or relative.startswith("/"):
+                continue  # never a file outside the fleet folder
+            path = self._root.joinpath(*parts)
+            # A link anywhere on the way is what git would store as a link: flag it, never follow it.
+            if any(self._root.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts) + 1)):
+                yield SourceFile(path=relative, size=0, read=bytes, symlink=True)
+            elif path.is_file():
                 yield SourceFile(path=relative, size=path.stat().st_size, read=path.read_bytes)

@@ -8,7 +8,7 @@ fleet root; :meth:`BaseTree.repo_path` adds the ``--path`` folder for git.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 import git
@@ -84,6 +84,7 @@ class OverlaySource:
     def __init__(self, base: FileSource, changes: Mapping[str, bytes], revision: str = "the edited tree") -> None:
         self._base = base
         self._changes = {path: content for path, content in changes.items() if is_fleet_file(path)}
+        self._other_changes = {path: content for path, content in changes.items() if not is_fleet_file(path)}
         self._revision = revision
 
     @property
@@ -98,6 +99,18 @@ class OverlaySource:
             if pending and pending[0][0] == file.path:
                 yield _changed(*pending.pop(0))
                 continue
+            yield file
+        for path, content in pending:
+            yield _changed(path, content)
+
+
+    def files_named(self, paths: Collection[str]) -> Iterator[SourceFile]:
+        wanted = set(paths)
+        pending = sorted((path, content) for path, content in {**self._changes, **self._other_changes}.items()
+                         if path in wanted)
+        for file in self._base.files_named(wanted - {path for path, _ in pending}):  # read while it runs
+            while pending and pending[0][0] < file.path:
+                yield _changed(*pending.pop(0))
             yield file
         for path, content in pending:
             yield _changed(path, content)

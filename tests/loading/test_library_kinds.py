@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from controller.loading import DirectorySource, check_files, load_revision
+from schemas.policies import Policy
 from tests.support.fleets import ACME_CLIENT, LINUX_GROUP
 from tests.support.gitrepos import write_files
 
@@ -52,11 +53,14 @@ spec:
 
 def test_library_kinds_load(tmp_path):
     write_files(tmp_path, {"clients/acme/client.yaml": ACME_CLIENT, "groups/linux.yaml": LINUX_GROUP,
-                           "scripts/disk-free.yaml": SCRIPT, "clients/acme/policy.yaml": POLICY,
+                           "scripts/disk-free.yaml": SCRIPT, "scripts/disk-free.sh": "#!/bin/bash\nexit 0\n",
+                           "clients/acme/policy.yaml": POLICY,
                            "clients/acme/rule.yaml": RULE, "clients/acme/license.yaml": LICENSE})
     desired = load_revision(DirectorySource(tmp_path))
     assert sorted(desired.resources) == ["AlertTicketRule", "Client", "DeviceGroup", "License", "Policy",
                                          "Script"]
+    (policy,) = desired.of_kind(Policy).values()
+    assert [check.name for check in desired.checks_of(policy)] == ["free"]
 
 
 def test_policy_and_rule_references_are_checked(tmp_path):
@@ -67,16 +71,6 @@ def test_policy_and_rule_references_are_checked(tmp_path):
         "clients/acme/policy.yaml:7:28: no Script 'disk-free' in clients/acme/ or MSP-wide",
         "clients/acme/rule.yaml:5:69: no DeviceGroup 'linux-boxes' in clients/acme/ or MSP-wide",
     ]
-
-
-def test_policy_templates_are_refused_until_they_exist(tmp_path):
-    policy = POLICY.replace("  checks:\n    - {name: free, script: disk-free, params: {min_percent: 15}}\n",
-                            "  template: disk-check\n")
-    write_files(tmp_path, {"clients/acme/client.yaml": ACME_CLIENT, "groups/linux.yaml": LINUX_GROUP,
-                           "clients/acme/policy.yaml": policy})
-    assert [str(p) for p in check_files(DirectorySource(tmp_path))] == [
-        "clients/acme/policy.yaml:6:13: policy templates are not available yet; write the checks inline "
-        "under 'checks'"]
 
 
 def test_a_plaintext_in_a_sealed_field_is_never_echoed(tmp_path):

@@ -14,12 +14,20 @@ SCRIPTS = """\
 apiVersion: fleetward/v1
 kind: Script
 metadata: {name: disk-free}
-spec: {shell: bash, file: scripts/disk-free.sh, os: [linux]}
+spec:
+  shell: bash
+  file: scripts/disk-free.sh
+  os: [linux]
+  parameters: [{name: min_percent, type: integer}]
 ---
 apiVersion: fleetward/v1
 kind: Script
 metadata: {name: clean-temp}
-spec: {shell: bash, file: scripts/clean-temp.sh, os: [linux]}
+spec:
+  shell: bash
+  file: scripts/clean-temp.sh
+  os: [linux]
+  parameters: [{name: days, type: integer, default: 7}]
 """
 
 HEAD = """\
@@ -34,7 +42,9 @@ spec:
 
 def load(tmp_path, checks: str):
     write_files(tmp_path, {"clients/acme/client.yaml": ACME_CLIENT, "groups/linux.yaml": LINUX_GROUP,
-                           "scripts/library.yaml": SCRIPTS, "clients/acme/policy.yaml": HEAD + checks})
+                           "scripts/library.yaml": SCRIPTS, "clients/acme/policy.yaml": HEAD + checks,
+                           "scripts/disk-free.sh": "#!/bin/bash\nexit 0\n",
+                           "scripts/clean-temp.sh": "#!/bin/bash\nexit 0\n"})
     return tmp_path
 
 
