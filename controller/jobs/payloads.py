@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.store import JobRow
 from schemas.jobs import JobSpec, PackageTarget
-from schemas.packages import ArchiveInstaller
+from schemas.packages import parse_installer
 
 
 def job_spec(row: JobRow) -> JobSpec:
@@ -17,7 +17,7 @@ def job_spec(row: JobRow) -> JobSpec:
         action=row.action,
         package=PackageTarget(
             name=row.package, version=row.version,
-            installer=ArchiveInstaller.model_validate(row.installer),
+            installer=parse_installer(row.installer),
         ),
         previous_version=row.previous_version,
         deployment=row.deployment,
