@@ -16,9 +16,12 @@ all its rules must pass; lower kinds are consulted only when no higher kind
 can be evaluated (its tool is missing, say). This keeps a cheap, precise rule
 (dpkg) from being overruled by a vague one (a name in the inventory).
 
-A rule's ``version`` is what must be installed; left out, it is the version
-the job installs (the installer's ``packageVersion`` if set, else the
-Package's ``version``). ``anyVersion: true`` checks presence only.
+A rule's ``version`` is what must be installed. Left out on a package database
+or inventory rule, it is the version the job installs (the installer's
+``packageVersion`` if set, else the Package's ``version``); left out on a
+``file`` or ``registry`` rule (whose versions are the vendor's), only presence
+is checked. ``minVersion`` asks for at least that version; ``anyVersion: true``
+checks presence only.
 """
 
 from __future__ import annotations

@@ -1,0 +1,21 @@
+"""Every non-archive installer type: command lines, exit codes, detection, the download cache, the job path.
+
+::
+
+    processes    run one command: timeout, the whole process tree killed, output capped (the one seam)
+    exitcodes    exit code -> success / reboot soft / reboot hard / retry later / failure, per type
+    windows      msi, exe, msix, winget, choco command lines (pure)
+    macos        pkg, dmg, brew command lines (pure)
+    linux        deb, apt, rpm, dnf command lines (pure)
+    inline       inline scripts (pre/post install, detection, the script type) as command lines
+    commands     which steps an install or uninstall runs, for any type
+    detecting    detection rules in precedence order, with the OS probes behind them
+    signatures   the optional publisher signature over the artifact's digest
+    caching      resumable downloads into a size-capped cache
+    deploying    the job path: detect, download, verify, pre, install, exit codes, post, detect again
+
+Builders are pure functions of the installer and a few facts (paths, the console
+user), so the Windows and macOS command lines are tested on any OS against
+recorded fixtures; only :mod:`.processes` and the probes in :mod:`.detecting`
+touch the machine.
+"""
