@@ -42,7 +42,7 @@ from agent.connection import ControllerConnection
 from agent.errors import ProtocolError, ServerBusy
 from agent.executing import JobResult, JobRunner
 from agent.extracting import Caps
-from agent.installing import ArchivePackages
+from agent.installing import build_packages
 from agent.inventory import Collectors, collect_inventory, section_hash, software_delta
 from agent.journal import Journal
 from agent.monitoring.probes import Probes
@@ -235,8 +235,8 @@ class Cycle:
         return fetched, held is None or held.discovery != fetched.discovery
 
     def _runner(self, connection: ControllerConnection, config: AgentConfig, state: AgentState) -> JobRunner:
-        packages = ArchivePackages(
-            self.data_dir, clock=self.clock,
+        packages = build_packages(
+            self.data_dir, clock=self.clock, software=lambda: self.collectors.software("full"),
             caps=Caps(self.settings.max_archive_members, self.settings.max_extracted_bytes),
             allow_insecure_http=config.allow_insecure_http,
             max_artifact_bytes=self.settings.max_artifact_bytes,

@@ -7,6 +7,14 @@ exceeds the declared size (or the global cap when none is declared), and the
 file is only handed on once both the size and the SHA-256 match. A partial
 file never survives an error.
 
+With ``resume=True`` (the download cache, :mod:`agent.installers.caching`) a
+partial file left by an interrupted transfer is kept, and the next attempt asks
+for the rest with an HTTP ``Range`` request. The existing bytes are hashed
+again before appending, and the final size and SHA-256 are checked as always.
+The transfer restarts from zero when the server ignores the range (answers 200),
+answers a range other than the one asked for, or the partial is already longer
+than the declared size.
+
 Redirects are followed by hand (at most five) so each hop is checked against
 the URL policy: a hop may upgrade http to https, but never switch to another
 scheme (``file://``!) or to plain http off loopback. Messages show URLs without
@@ -34,6 +42,10 @@ MAX_REDIRECTS = 5
 CHUNK_BYTES = 256 * 1024
 
 
+class DownloadInterrupted(ArtifactError):
+    """The transfer stopped part-way; a resumable download keeps what arrived."""
+
+
 @dataclass(frozen=True)
 class Downloaded:
     path: Path
@@ -58,20 +70,32 @@ def download(
     max_bytes: int,
     timeout_seconds: float = 60.0,
     transport: httpx.BaseTransport | None = None,
+    resume: bool = False,
 ) -> Downloaded:
-    """Stream ``pin.url`` into ``destination``; returns only when size and hash match."""
+    """Stream ``pin.url`` into ``destination``; returns only when size and hash match.
+
+    With ``resume``, bytes already in ``destination`` are kept and only the rest is fetched
+    (HTTP Range), and an interrupted transfer leaves its partial file for the next attempt."""
     check_artifact_url(pin.url, allow_insecure_http=allow_insecure_http)
     limit = min(pin.size, max_bytes) if pin.size is not None else max_bytes
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if not resume or (destination.exists() and destination.stat().st_size > limit):
+        destination.unlink(missing_ok=True)
     try:
         if urlsplit(pin.url).scheme == "file":
+            destination.unlink(missing_ok=True)
             digest, size = _copy_file(pin.url, destination, limit)
         else:
             digest, size = _fetch_http(pin.url, destination, limit, allow_insecure_http,
                                        timeout_seconds, transport)
         _check_pin(pin, size, digest)
+    except ArtifactError as exc:
+        if not (resume and isinstance(exc, DownloadInterrupted)):
+            destination.unlink(missing_ok=True)
+        raise
     except BaseException:
-        destination.unlink(missing_ok=True)
+        if not resume:
+            destination.unlink(missing_ok=True)
         raise
     log.info("downloaded %s (%d bytes, sha256 ok)", redact_url(pin.url), size)
     return Downloaded(destination, size, digest)
@@ -91,10 +115,16 @@ def _check_pin(pin: ArtifactPin, size: int, digest: str) -> None:
         )
 
 
-def _write_stream(chunks: Iterable[bytes], destination: Path, limit: int, shown: str) -> tuple[str, int]:
+def _write_stream(chunks: Iterable[bytes], destination: Path, limit: int, shown: str,
+                  append: bool = False) -> tuple[str, int]:
     hasher = hashlib.sha256()
     size = 0
-    with destination.open("wb") as handle:
+    if append:
+        with destination.open("rb") as existing:
+            while block := existing.read(CHUNK_BYTES):
+                hasher.update(block)
+                size += len(block)
+    with destination.open("ab" if append else "wb") as handle:
         for chunk in chunks:
             size += len(chunk)
             if size > limit:
@@ -124,6 +154,22 @@ def _copy_file(url: str, destination: Path, limit: int) -> tuple[str, int]:
         raise ArtifactError(f"{url}: cannot read ({exc.strerror})") from None
 
 
+def _range_start(response: httpx.Response) -> int | None:
+    """The first byte of a 206 answer's ``Content-Range: bytes first-last/total``."""
+    value = response.headers.get("Content-Range", "")
+    unit, _, rest = value.partition(" ")
+    first = rest.partition("-")[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
+
+
+def _interrupted(message: str, *, restart: Path | None = None) -> ArtifactError:
+    """A transfer cut short: with ``resume`` its partial file is kept, unless it must ``restart``."""
+    if restart is not None:
+        restart.unlink(missing_ok=True)
+        return ArtifactError(message, hint="the job fails; the next attempt downloads from the start")
+    return DownloadInterrupted(message, hint="the job fails; it is retried later")
+
+
 def _check_redirect(current: str, target: str, allow_insecure_http: bool) -> None:
     before, after = urlsplit(current).scheme, urlsplit(target).scheme
     if after != before and not (before == "http" and after == "https"):
@@ -139,27 +185,36 @@ def _fetch_http(url: str, destination: Path, limit: int, allow_insecure_http: bo
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             shown = redact_url(current)
+            have = destination.stat().st_size if destination.exists() else 0
+            headers = {"Range": f"bytes={have}-"} if have else {}
             try:
-                with http.stream("GET", current) as response:
+                with http.stream("GET", current, headers=headers) as response:
                     if response.is_redirect:
                         target = urljoin(current, response.headers.get("Location", ""))
                         _check_redirect(current, target, allow_insecure_http)
                         current = target
                         continue
-                    if response.status_code != 200:
+                    append = have > 0 and response.status_code == 206 and _range_start(response) == have
+                    if have and not append:
+                        log.info("%s: the server did not continue at byte %d; downloading from the start",
+                                 shown, have)
+                        if response.status_code == 206:
+                            raise _interrupted(f"{shown}: the server answered a different range than asked",
+                                               restart=destination)
+                    if response.status_code not in (200, 206) or (response.status_code == 206 and not append):
                         raise ArtifactError(f"{shown}: HTTP {response.status_code}",
                                             hint="check that the artifact exists at the Package's url")
                     declared = response.headers.get("Content-Length", "")
-                    if declared.isdigit() and int(declared) > limit:
+                    if declared.isdigit() and int(declared) + (have if append else 0) > limit:
                         raise ArtifactError(
                             f"{shown}: the server announces {declared} bytes, larger than the {limit} "
                             "allowed",
                             hint="the artifact does not match its Package's size; fix the file or the size",
                         )
-                    return _write_stream(response.iter_bytes(CHUNK_BYTES), destination, limit, shown)
+                    return _write_stream(response.iter_bytes(CHUNK_BYTES), destination, limit, shown,
+                                         append=append)
             except httpx.TransportError as exc:
                 got = destination.stat().st_size if destination.exists() else 0
-                raise ArtifactError(f"{shown}: download interrupted after {got} bytes "
-                                    f"({type(exc).__name__}: {exc})",
-                                    hint="the job fails; it is retried later") from None
+                raise _interrupted(f"{shown}: download interrupted after {got} bytes "
+                                   f"({type(exc).__name__}: {exc})") from None
         raise ArtifactError(f"{redact_url(url)}: more than {MAX_REDIRECTS} redirects")

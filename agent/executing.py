@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from agent.errors import JobRefused, ProtocolError, TemporaryError
-from agent.installing import ArchivePackages
+from agent.installing import ArchivePackages, Packages
 from agent.journal import Journal, JournalEntry, is_safe_job_id
 from agent.state import AgentState, DataDir
 from agent.verifying import TrustedKeys, classify
@@ -74,7 +74,7 @@ class JobRunner:
         state: AgentState,
         agent_id: str,
         keys: TrustedKeys,
-        packages: ArchivePackages,
+        packages: Packages | ArchivePackages,
         clock: Clock,
     ) -> None:
         self.events = events

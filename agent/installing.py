@@ -1,4 +1,7 @@
-"""The ``archive`` installer: make a package present or absent, at least once, safely.
+"""Package jobs: :class:`Packages` sends ``archive`` installers to :class:`ArchivePackages` (below)
+and every other type to :class:`agent.installers.deploying.NativePackages`.
+
+The ``archive`` installer: make a package present or absent, at least once, safely.
 
 Every job is delivered at least once, so each action detects first and treats
 "already in the desired state" as success. The receipt is the detection rule
@@ -23,11 +26,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
@@ -35,40 +36,86 @@ from agent.downloading import ArtifactPin, download
 from agent.errors import AgentError, JobRefused
 from agent.extracting import Caps, unpack
 from agent.facts import current_os
+from agent.installers.caching import CacheLimits, DownloadCache
+from agent.installers.deploying import NativePackages
+from agent.installers.detecting import Probes
+from agent.installers.outcomes import Outcome, OutputLog
+from agent.installers.steps import Context
 from agent.receipts import PACKAGE_NAME, PACKAGE_VERSION, Receipt, Receipts
 from agent.state import DataDir
 from agent.urls import redact_url
 from schemas.jobs import JobSpec
-from schemas.limits import MAX_JOB_OUTPUT_CHARS
-from schemas.protocol import ManagedItem
+from schemas.packages import ArchiveInstaller
+from schemas.protocol import ManagedItem, SoftwareItem
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+INSTALL_LOCK = "install.lock"
+"""Held while a native installer runs: one install at a time per device (per data dir; the OS
+package managers keep their own locks on top)."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    status: Literal["succeeded", "failed"]
-    message: str
-    reason: str = ""
-    output: str = ""
-    managed: ManagedItem | None = None
+__all__ = ["ArchivePackages", "Outcome", "OutputLog", "Packages", "build_packages", "check_target"]
 
 
-class OutputLog:
-    """What a job did, line by line; only the tail the protocol allows is kept."""
+def check_target(spec: JobSpec) -> None:
+    """Refuse a job this agent must not act on, before anything happens."""
+    target = spec.package
+    if not PACKAGE_NAME.fullmatch(target.name):
+        raise JobRefused(f"package name {target.name!r} is not a DNS label")
+    if not PACKAGE_VERSION.fullmatch(target.version):
+        raise JobRefused(f"package version {target.version!r} has characters a version may not have")
+    if target.installer.os != current_os():
+        raise JobRefused(f"the installer is for {target.installer.os}; this agent runs {current_os()}")
 
-    def __init__(self, limit: int = MAX_JOB_OUTPUT_CHARS) -> None:
-        self.limit = limit
-        self._text = ""
 
-    def add(self, line: str) -> None:
-        self._text = (self._text + line + "\n")[-self.limit:]
+def build_packages(data_dir: DataDir, *, clock: Clock, caps: Caps, allow_insecure_http: bool,
+                   max_artifact_bytes: int, download_timeout_seconds: float = 60.0,
+                   transport: httpx.BaseTransport | None = None, cache_limits: CacheLimits | None = None,
+                   software: Callable[[], Sequence[SoftwareItem]] = list) -> Packages:
+    """The package executors for one data dir, reading the real machine."""
+    archives = ArchivePackages(data_dir, clock=clock, caps=caps, allow_insecure_http=allow_insecure_http,
+                               max_artifact_bytes=max_artifact_bytes,
+                               download_timeout_seconds=download_timeout_seconds, transport=transport)
+    cache = DownloadCache(data_dir.cache_dir / "artifacts", cache_limits or CacheLimits(),
+                          allow_insecure_http=allow_insecure_http, max_artifact_bytes=max_artifact_bytes,
+                          timeout_seconds=download_timeout_seconds, transport=transport)
+    os_name = current_os()
+    native = NativePackages(
+        archives.receipts, cache, Probes(os_name, software=software), clock=clock,
+        work_root=data_dir.cache_dir / "jobs", lock_path=data_dir.root / INSTALL_LOCK,
+        context=Context(version="", console_user=console_user() if os_name == "macos" else None,
+                        use_apt=shutil.which("apt-get") is not None),
+    )
+    return Packages(archives, native)
 
-    @property
-    def text(self) -> str:
-        return self._text
+
+def console_user(console: Path = Path("/dev/console")) -> str | None:
+    """macOS: who owns the console (is logged in at the screen); None when it cannot be told."""
+    try:
+        import pwd  # POSIX only
+
+        return pwd.getpwuid(console.stat().st_uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return None
+
+
+class Packages:
+    """Every package job, whatever its installer type."""
+
+    def __init__(self, archives: ArchivePackages, native: NativePackages) -> None:
+        self.archives = archives
+        self.native = native
+
+    def check(self, spec: JobSpec) -> None:
+        check_target(spec)
+
+    def execute(self, spec: JobSpec) -> Outcome:
+        if spec.package.installer.type == "archive":
+            return self.archives.execute(spec)
+        check_target(spec)
+        return self.native.execute(spec)
 
 
 class ArchivePackages:
@@ -106,13 +153,9 @@ class ArchivePackages:
 
     def check(self, spec: JobSpec) -> None:
         """Refuse a job this agent must not act on, before anything happens."""
-        target = spec.package
-        if not PACKAGE_NAME.fullmatch(target.name):
-            raise JobRefused(f"package name {target.name!r} is not a DNS label")
-        if not PACKAGE_VERSION.fullmatch(target.version):
-            raise JobRefused(f"package version {target.version!r} has characters a version may not have")
-        if target.installer.os != current_os():
-            raise JobRefused(f"the installer is for {target.installer.os}; this agent runs {current_os()}")
+        check_target(spec)
+        if spec.package.installer.type != "archive":
+            raise JobRefused(f"ArchivePackages got a {spec.package.installer.type} installer")
 
     def execute(self, spec: JobSpec) -> Outcome:
         """Bring the package to the job's desired state; never raises for a job-level failure."""
@@ -135,6 +178,7 @@ class ArchivePackages:
     def _install(self, spec: JobSpec, output: OutputLog) -> str:
         name, version = spec.package.name, spec.package.version
         installer = spec.package.installer
+        assert isinstance(installer, ArchiveInstaller), "Packages sends only archive installers here"
         before = self.detect(name)
         if before is not None and before.version == version:
             output.add(f"{name} {version} is already installed at {self.folder(name, version)}")

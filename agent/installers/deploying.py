@@ -1,0 +1,248 @@
+"""The job path for every non-archive installer: detect, fetch, verify, run, classify, detect again.
+
+install / upgrade
+    1. detect: already installed at the version → succeeded, nothing runs;
+    2. take the device's install lock (one install at a time);
+    3. fetch the artifact into the download cache (resumable) and verify its size and
+       SHA-256 (and the publisher signature, when the Package names one) before execution;
+    4. the ``preInstall`` script (must exit 0);
+    5. the install command(s); each exit code goes through the type's exit-code map:
+       success, reboot soft/hard (success; the reboot is *requested* in the result, never
+       performed), retry later, or failure with the code's meaning; a timeout kills the tree;
+    6. the ``postInstall`` script (must exit 0);
+    7. detect again: the job succeeds only if detection now passes. One check, no loop:
+       a rule that never passes is a failure that names it.
+uninstall
+    detect (absent → succeeded), the uninstall command, detect again (must be absent).
+
+A receipt (:mod:`agent.receipts`) records what Fleetward installed so the
+``managed`` inventory section shows it; detection, not the receipt, decides.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from agent.downloading import ArtifactPin
+from agent.errors import AgentError, JobRefused
+from agent.installers.caching import DownloadCache
+from agent.installers.commands import expected_version, install_steps, uninstall_steps
+from agent.installers.detecting import Detection, DetectionError, Probes, Rule, default_rules, detect
+from agent.installers.exitcodes import Verdict, classify
+from agent.installers.inline import script_step, write_script
+from agent.installers.locking import DeviceBusy, install_lock
+from agent.installers.outcomes import Outcome, OutputLog
+from agent.installers.processes import Completed, Runner, run_command
+from agent.installers.signatures import verify_publisher
+from agent.installers.steps import Context, Step
+from agent.receipts import Receipt, Receipts
+from agent.urls import redact_url
+from schemas.detection import InlineScript
+from schemas.jobs import JobSpec
+from schemas.packages import NativeInstaller, ScriptInstaller
+
+Clock = Callable[[], datetime]
+
+
+class StepFailed(AgentError):
+    def __init__(self, message: str, *, retry_later: bool = False) -> None:
+        super().__init__(message)
+        self.retry_later = retry_later
+
+
+class NativePackages:
+    """Installs and uninstalls packages with the OS's own tools, one job at a time per device."""
+
+    def __init__(self, receipts: Receipts, cache: DownloadCache, probes: Probes, *, clock: Clock,
+                 work_root: Path, lock_path: Path, lock_wait_seconds: float = 600.0,
+                 runner: Runner = run_command, context: Context | None = None) -> None:
+        self.receipts = receipts
+        self.cache = cache
+        self.probes = probes
+        self.clock = clock
+        self.work_root = work_root
+        self.lock_path = lock_path
+        self.lock_wait_seconds = lock_wait_seconds
+        self.runner = runner
+        self.facts = context or Context(version="")
+
+    def execute(self, spec: JobSpec) -> Outcome:
+        installer = spec.package.installer
+        assert installer.type != "archive"
+        output = OutputLog()
+        version = expected_version(installer, spec.package.version)
+        rules = list(installer.detection) or default_rules(installer)
+        try:
+            with install_lock(self.lock_path, wait_seconds=self.lock_wait_seconds):
+                work = Path(tempfile.mkdtemp(prefix="job-", dir=_mkdir(self.work_root)))
+                try:
+                    self.probes.work_dir = work
+                    if spec.action == "uninstall":
+                        return self._uninstall(spec, installer, rules, version, work, output)
+                    return self._install(spec, installer, rules, version, work, output)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+        except DeviceBusy as busy:
+            return self._failed(spec, output, busy.message, retry_later=True)
+        except StepFailed as failed:
+            return self._failed(spec, output, failed.message, retry_later=failed.retry_later)
+        except JobRefused:
+            raise
+        except (AgentError, OSError) as exc:
+            return self._failed(spec, output, str(exc))
+
+    # -- install -------------------------------------------------------------------------------
+
+    def _install(self, spec: JobSpec, installer: NativeInstaller, rules: list[Rule], version: str, work: Path,
+                 output: OutputLog) -> Outcome:
+        name = spec.package.name
+        before = self._detect(rules, version, output, "before")
+        if before.installed:
+            receipt = self._record(spec, installer)
+            return Outcome("succeeded", "already installed", output=output.text, managed=receipt.managed_item())
+        artifact = self._fetch(installer, output)
+        context = Context(version=version, artifact=artifact, work_dir=work, console_user=self.facts.console_user,
+                          brew=self.facts.brew, use_apt=self.facts.use_apt)
+        if installer.pre_install is not None:
+            self._script(installer.pre_install, work, "preinstall", output)
+        script_path = write_script(installer.script, work, "install") if isinstance(installer, ScriptInstaller) \
+            else None
+        verdict = self._run_steps(install_steps(installer, context, script_path), installer, output, uninstall=False)
+        if installer.post_install is not None:
+            self._script(installer.post_install, work, "postinstall", output)
+        after = self._detect(rules, version, output, "after")
+        if not after.installed:
+            raise StepFailed(f"the installer reported success but detection still fails: {after.detail}")
+        receipt = self._record(spec, installer)
+        reboot = verdict.reboot or ("soft" if installer.reboot == "always" else "")
+        message = f"installed {name} {spec.package.version}"
+        if spec.action == "upgrade" and spec.previous_version:
+            message = f"upgraded {name} from {spec.previous_version} to {spec.package.version}"
+        if reboot:
+            message += f"; reboot required ({reboot}), requested, not performed"
+            output.add(f"reboot requested ({reboot}); the agent never reboots by itself")
+        return Outcome("succeeded", message, output=output.text, managed=receipt.managed_item(),
+                       reboot=reboot)  # type: ignore[arg-type]
+
+    def _uninstall(self, spec: JobSpec, installer: NativeInstaller, rules: list[Rule], version: str, work: Path,
+                   output: OutputLog) -> Outcome:
+        name = spec.package.name
+        before = self._detect(rules, version, output, "before")
+        if not before.installed:
+            self.receipts.remove(name)
+            return Outcome("succeeded", "already absent", output=output.text)
+        context = Context(version=version, work_dir=work, console_user=self.facts.console_user,
+                          brew=self.facts.brew, use_apt=self.facts.use_apt)
+        verdict = self._run_steps(uninstall_steps(installer, context), installer, output, uninstall=True)
+        after = self._detect(rules, version, output, "after")
+        if after.installed:
+            raise StepFailed(f"the uninstaller reported success but detection still finds the package: "
+                             f"{after.detail}")
+        self.receipts.remove(name)
+        message = f"uninstalled {name} {spec.package.version}"
+        if verdict.reboot:
+            message += f"; reboot required ({verdict.reboot}), requested, not performed"
+        return Outcome("succeeded", message, output=output.text, reboot=verdict.reboot)  # type: ignore[arg-type]
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _detect(self, rules: list[Rule], version: str, output: OutputLog, when: str) -> Detection:
+        try:
+            found = detect(rules, self.probes, version)
+        except DetectionError as exc:
+            raise StepFailed(f"detection {when}: {exc}") from None
+        output.add(f"detect {when}: {found.kind}: {found.detail}")
+        return found
+
+    def _fetch(self, installer: NativeInstaller, output: OutputLog) -> Path | None:
+        url = getattr(installer, "url", None)
+        if url is None:
+            return None
+        sha256: str = getattr(installer, "sha256")  # noqa: B009  pinned whenever url is set (schema)
+        size: int | None = getattr(installer, "size")  # noqa: B009
+        output.add(f"fetching {redact_url(url)} ({size} bytes declared)")
+        path, how = self.cache.fetch(ArtifactPin(url, sha256, size))
+        output.add(f"artifact {how}: size and sha256 {sha256} verified")
+        signature = getattr(installer, "signature", None)
+        if signature is not None:
+            verify_publisher(signature, sha256)
+            output.add("publisher signature verified")
+        self.cache.cleanup(keep={sha256})
+        return path
+
+    def _script(self, script: InlineScript, work: Path, name: str, output: OutputLog) -> None:
+        path = write_script(script, work, name)
+        done = self.runner(script_step(script, path, name).argv, timeout=script.timeout_seconds)
+        self._show(name, done, output)
+        if done.timed_out:
+            raise StepFailed(f"the {name} script timed out after {script.timeout_seconds}s (its process tree "
+                             "was killed)")
+        if done.code != 0:
+            raise StepFailed(f"the {name} script failed: {done.error or f'exit code {done.code}'}")
+
+    def _run_steps(self, steps: list[Step], installer: NativeInstaller, output: OutputLog, *,
+                   uninstall: bool) -> Verdict:
+        verdict = Verdict("success", 0, "nothing ran")
+        failure: StepFailed | None = None
+        for step in steps:
+            if failure is not None and not step.always:
+                continue
+            done = self.runner(step.argv, timeout=installer.timeout_seconds, env=step.env or None)
+            self._show(step.what, done, output)
+            try:
+                result = self._judge(step, done, installer, uninstall)
+            except StepFailed as exc:
+                failure = failure or exc
+                continue
+            if step.classify:
+                verdict = result
+        if failure is not None:
+            raise failure
+        return verdict
+
+    def _judge(self, step: Step, done: Completed, installer: NativeInstaller, uninstall: bool) -> Verdict:
+        if done.timed_out:
+            raise StepFailed(f"{step.what} timed out after {installer.timeout_seconds}s; its process tree was "
+                             "killed")
+        if done.code is None:
+            raise StepFailed(f"{step.what} could not run: {done.error}")
+        if not step.classify:
+            if done.code != 0:
+                raise StepFailed(f"{step.what} failed with exit code {done.code}")
+            return Verdict("success", 0, "exit code 0")
+        verdict = classify(installer.type, done.code, installer.exit_codes, uninstall=uninstall,
+                           reboot=installer.reboot)
+        if verdict.meaning == "retryLater":
+            raise StepFailed(f"{step.what}: {verdict.text}; retry later", retry_later=True)
+        if verdict.meaning == "failure":
+            raise StepFailed(f"{step.what} failed: {verdict.text}")
+        return verdict
+
+    @staticmethod
+    def _show(what: str, done: Completed, output: OutputLog) -> None:
+        output.add(f"$ {' '.join(done.argv)}")
+        if done.output.strip():
+            output.add(done.output.rstrip())
+        output.add(f"{what}: " + ("timed out" if done.timed_out else done.error or f"exit code {done.code}"))
+
+    def _record(self, spec: JobSpec, installer: NativeInstaller) -> Receipt:
+        receipt = Receipt(package=spec.package.name, version=spec.package.version,
+                          sha256=getattr(installer, "sha256", None) or "", installed_at=self.clock(), path="")
+        self.receipts.put(receipt)
+        return receipt
+
+    def _failed(self, spec: JobSpec, output: OutputLog, reason: str, *, retry_later: bool = False) -> Outcome:
+        output.add(f"error: {reason}")
+        receipt = self.receipts.get(spec.package.name)
+        return Outcome("failed", f"{spec.action} failed" + (" (retry later)" if retry_later else ""),
+                       reason=reason, output=output.text, managed=receipt.managed_item() if receipt else None,
+                       retry_later=retry_later)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
