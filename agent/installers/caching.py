@@ -2,14 +2,17 @@
 
 Layout under ``<data dir>/cache/artifacts/``::
 
-    <sha256>            a complete artifact whose size and hash matched its pin
-    <sha256>.partial    an interrupted download, continued with HTTP Range next time
+    <sha256><suffix>            a complete artifact whose size and hash matched its pin
+    <sha256><suffix>.partial    an interrupted download, continued with HTTP Range next time
+
+The suffix (``.msi``, ``.deb``...) is there because installers care: Windows
+runs only ``.exe`` files, ``apt-get install`` takes only paths ending ``.deb``.
 
 An artifact is hashed again every time it is handed out, so a file changed on
 disk after download is refused before anything executes it. :meth:`cleanup`
 deletes partials older than ``partial_max_age`` and then evicts complete
 artifacts, least recently used first (mtime, refreshed on each use), until the
-cache is under ``max_bytes``; artifacts in ``keep`` (pending jobs) are never
+cache is under ``max_bytes``; artifacts whose SHA-256 is in ``keep`` (pending jobs) are never
 evicted.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -51,12 +55,14 @@ class DownloadCache:
         self.transport = transport
         self.wall_clock = wall_clock
 
-    def path(self, sha256: str) -> Path:
-        return self.root / sha256
+    def path(self, sha256: str, suffix: str = "") -> Path:
+        if suffix and not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+            suffix = ""
+        return self.root / f"{sha256}{suffix}"
 
-    def fetch(self, pin: ArtifactPin) -> tuple[Path, str]:
+    def fetch(self, pin: ArtifactPin, suffix: str = "") -> tuple[Path, str]:
         """The verified artifact's path and how it was obtained ("cached", "downloaded", "resumed")."""
-        final = self.path(pin.sha256)
+        final = self.path(pin.sha256, suffix)
         if final.is_file():
             if _sha256(final) == pin.sha256 and (pin.size is None or final.stat().st_size == pin.size):
                 os.utime(final)
@@ -92,7 +98,7 @@ class DownloadCache:
         for _mtime, size, entry in sorted(complete, key=lambda item: item[0]):
             if total <= self.limits.max_bytes:
                 break
-            if entry.name in keep:
+            if entry.name.partition(".")[0] in keep:
                 continue
             entry.unlink()
             total -= size

@@ -25,7 +25,8 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from agent.downloading import ArtifactPin
 from agent.errors import AgentError, JobRefused
@@ -46,6 +47,8 @@ from schemas.jobs import JobSpec
 from schemas.packages import NativeInstaller, ScriptInstaller
 
 Clock = Callable[[], datetime]
+SUFFIX = {"msi": ".msi", "exe": ".exe", "msix": ".msix", "pkg": ".pkg", "dmg": ".dmg", "deb": ".deb", "rpm": ".rpm"}
+"""The file name suffix each type's tool expects (a script's artifact keeps its URL's)."""
 
 
 class StepFailed(AgentError):
@@ -165,7 +168,8 @@ class NativePackages:
         sha256: str = getattr(installer, "sha256")  # noqa: B009  pinned whenever url is set (schema)
         size: int | None = getattr(installer, "size")  # noqa: B009
         output.add(f"fetching {redact_url(url)} ({size} bytes declared)")
-        path, how = self.cache.fetch(ArtifactPin(url, sha256, size))
+        suffix = SUFFIX.get(installer.type) or PurePosixPath(urlsplit(url).path).suffix.lower()
+        path, how = self.cache.fetch(ArtifactPin(url, sha256, size), suffix)
         output.add(f"artifact {how}: size and sha256 {sha256} verified")
         signature = getattr(installer, "signature", None)
         if signature is not None:

@@ -30,6 +30,8 @@ class Canned:
     headers: dict[str, str] = field(default_factory=dict)
     truncate_to: int | None = None
     """Announce the full Content-Length but send only this many bytes, then hang up."""
+    ranges: bool = False
+    """Answer ``Range: bytes=N-`` with 206 and the rest of the body (else Range is ignored: 200)."""
 
 
 class _Quiet(BaseHTTPRequestHandler):
@@ -69,11 +71,12 @@ def serving(handler: type[BaseHTTPRequestHandler], attach: Callable[[ThreadingHT
 
 
 class ArtifactServer:
-    """GET /<path> answers from ``routes``; records every path requested."""
+    """GET /<path> answers from ``routes``; records every path requested (and its Range header)."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Canned] = {}
         self.requested: list[str] = []
+        self.ranges: list[str | None] = []
         self.base = ""
 
     def url(self, path: str) -> str:
@@ -94,7 +97,15 @@ class ArtifactServer:
         class Handler(_Quiet):
             def do_GET(self) -> None:
                 owner.requested.append(self.path)
-                self.send_canned(owner.routes.get(self.path, Canned(status=404, body=b"not found")))
+                asked = self.headers.get("Range")
+                owner.ranges.append(asked)
+                canned = owner.routes.get(self.path, Canned(status=404, body=b"not found"))
+                if canned.ranges and asked and asked.startswith("bytes=") and asked.endswith("-"):
+                    start = int(asked[len("bytes="):-1])
+                    canned = Canned(status=206, body=canned.body[start:], truncate_to=canned.truncate_to,
+                                    headers={**canned.headers, "Content-Range":
+                                             f"bytes {start}-{len(canned.body) - 1}/{len(canned.body)}"})
+                self.send_canned(canned)
 
         def attach(server: ThreadingHTTPServer) -> None:
             self.base = f"http://127.0.0.1:{server.server_address[1]}"
