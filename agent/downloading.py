@@ -211,7 +211,8 @@ def _fetch_http(url: str, destination: Path, limit: int, allow_insecure_http: bo
                             "allowed",
                             hint="the artifact does not match its Package's size; fix the file or the size",
                         )
-                    return _write_stream(response.iter_bytes(CHUNK_BYTES), destination, limit, shown,
+                    # Chunks as they arrive (no re-buffering), so an interrupted transfer keeps every byte it got.
+                    return _write_stream(response.iter_bytes(), destination, limit, shown,
                                          append=append)
             except httpx.TransportError as exc:
                 got = destination.stat().st_size if destination.exists() else 0

@@ -71,6 +71,9 @@ class DownloadCache:
             final.unlink()
         partial = final.with_name(final.name + PARTIAL)
         had = partial.stat().st_size if partial.exists() else 0
+        if pin.size is not None and had > pin.size:
+            partial.unlink()  # longer than the artifact can be: not a prefix of it
+            had = 0
         self.root.mkdir(parents=True, exist_ok=True)
         download(pin, partial, allow_insecure_http=self.allow_insecure_http, max_bytes=self.max_artifact_bytes,
                  timeout_seconds=self.timeout_seconds, transport=self.transport, resume=True)
