@@ -344,6 +344,8 @@ class ServiceRequest(Base):
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]
+    """When the PSA's state of the ticket was last read (polling reads the longest-unread first)."""
 
 
 class ServiceRequestNote(Base):
@@ -381,6 +383,23 @@ class TicketDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class TicketConnectorPoll(Base):
+    """How reading ticket state back from one PSA connector goes: when next, the last error, counts."""
+
+    __tablename__ = "ticket_connector_polls"
+
+    connector: Mapped[str] = mapped_column(String(CLIENT), primary_key=True)
+    next_poll_at: Mapped[datetime]
+    last_poll_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Failed polls in a row (0 after a success)."""
+    failed_polls: Mapped[int] = mapped_column(Integer, server_default="0")
+    resolved: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Tickets resolved here because the PSA resolved or closed them."""
+    last_error: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class ManagedSoftware(Base):
@@ -569,6 +588,7 @@ alerts = cast(Table, Alert.__table__)
 service_requests = cast(Table, ServiceRequest.__table__)
 service_request_notes = cast(Table, ServiceRequestNote.__table__)
 ticket_outbox = cast(Table, TicketDelivery.__table__)
+ticket_connector_polls = cast(Table, TicketConnectorPoll.__table__)
 software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)
