@@ -136,6 +136,8 @@ class FakeConnectWise(FakePsaServer):
 
     def _search(self, request: SeenRequest) -> Scripted:
         conditions = request.query.get("conditions", [""])[0]
+        if conditions.startswith("id in"):
+            return self._poll(request, conditions)
         match = re.fullmatch(r'externalXRef\s*=\s*"([^"]*)"', conditions)
         if not match:
             return json_reply(400, {"code": "InvalidCondition", "message": "conditions not understood"})
@@ -177,6 +179,42 @@ class FakeConnectWise(FakePsaServer):
             ticket["status"] = {"id": 2, "name": name}
             ticket["closedFlag"] = name in self.closed_statuses
         return json_reply(200, ticket)
+
+    # Polling: tickets by id, fields picked by path (``status/name``), closed "in the PSA" by a test.
+
+    def _poll(self, request: SeenRequest, conditions: str) -> Scripted:
+        match = re.fullmatch(r"id in \((\d+(?:,\d+)*)\)", conditions)
+        if not match:
+            return json_reply(400, {"code": "InvalidCondition", "message": "conditions not understood"})
+        size = int(request.query.get("pageSize", ["25"])[0])  # ConnectWise's default page is 25
+        if not 1 <= size <= 1000:
+            return json_reply(400, {"code": "InvalidPageSize", "message": "pageSize must be 1-1000"})
+        wanted = [int(part) for part in match[1].split(",")]
+        hits = [self.tickets[ticket_id] for ticket_id in sorted(set(wanted)) if ticket_id in self.tickets][:size]
+        fields = [f for f in request.query.get("fields", [""])[0].split(",") if f]
+        return json_reply(200, [_pick(ticket, fields) if fields else ticket for ticket in hits])
+
+    def close_in_psa(self, ticket_id: str, status: str = "Closed", *, by: str = "jdoe") -> None:
+        """What a technician closing the ticket on the board does: status, closedFlag, closedBy."""
+        with self.lock:
+            ticket = self.tickets[int(ticket_id)]
+            ticket["status"] = {"id": 9, "name": status}
+            ticket["closedFlag"] = status in self.closed_statuses
+            ticket["closedBy"] = by
+
+
+def _pick(ticket: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """ConnectWise's ``fields``: only the named paths, nested objects kept as objects."""
+    picked: dict[str, Any] = {}
+    for path in fields:
+        source, target = ticket, picked
+        *parents, leaf = path.split("/")
+        for part in parents:
+            source = source.get(part, {}) if isinstance(source, dict) else {}
+            target = target.setdefault(part, {})
+        if isinstance(source, dict) and leaf in source:
+            target[leaf] = source[leaf]
+    return picked
 
 
 def invalid(field: str, message: str) -> Scripted:
@@ -280,6 +318,14 @@ class FakeHalo(FakePsaServer):
             return json_reply(400, {"error": "ValidationError", "message": "ticket_id and note are required"})
         self.actions[item["ticket_id"]].append(item)
         return json_reply(201, {**item, "id": len(self.actions[item["ticket_id"]])})
+
+    def close_in_psa(self, ticket_id: str, status_id: int = 9, *, agent_id: int = 7,
+                     agent_name: str = "Jane Doe") -> None:
+        """What an agent closing the ticket in Halo does: status, hasbeenclosed, the agent on it."""
+        with self.lock:
+            ticket = self.tickets[int(ticket_id)]
+            ticket.update(status_id=status_id, hasbeenclosed=status_id in self.closed_statuses, agent_id=agent_id,
+                          agent_name=agent_name)
 
 
 def ticket_payload(key: str = "fw-ticket-41", **changes: Any) -> Any:

@@ -213,3 +213,47 @@ def test_halo_a_persistent_401_after_a_fresh_token_is_rejected(halo: FakeHalo) -
         connector.fetch_state(ticket.id)
     connector.close()
     assert caught.value.status == 401 and halo.tokens_issued == 2
+
+
+# Reading state back (polling)
+
+def test_connectwise_reads_a_batch_of_states_in_one_request(cw: FakeConnectWise) -> None:
+    connector = cw_connector(cw, closed_statuses=["Waiting Archive"])
+    open_one, closed, resolved, archived = (connector.create(ticket_payload(f"fw-ticket-{n}")) for n in range(4))
+    cw.close_in_psa(closed.id, "Closed", by="jdoe")
+    cw.close_in_psa(resolved.id, "Resolved", by="asmith")
+    cw.boards["Alerts"].append("Waiting Archive")
+    cw.close_in_psa(archived.id, "Waiting Archive")
+    before = len(cw.requests)
+    states = connector.fetch_states([open_one.id, closed.id, resolved.id, archived.id, "999999"])
+    connector.close()
+
+    (poll,) = cw.requests[before:]
+    assert poll.method == "GET" and poll.query["conditions"] == [
+        f"id in ({open_one.id},{closed.id},{resolved.id},{archived.id},999999)"]
+    assert {key: (found.state, found.status, found.closed_by) for key, found in states.items()} == {
+        open_one.id: ("open", "New", None), closed.id: ("closed", "Closed", "jdoe"),
+        resolved.id: ("resolved", "Resolved", "asmith"), archived.id: ("closed", "Waiting Archive", "jdoe")}
+
+
+def test_connectwise_poll_answer_of_the_wrong_shape_is_retryable(cw: FakeConnectWise) -> None:
+    from controller.demo.fake_warranty import json_reply
+    from controller.tickets.connectors import ConnectorAnswerInvalid
+
+    connector = cw_connector(cw)
+    cw.script.append(json_reply(200, {"tickets": "not an array"}))
+    with pytest.raises(ConnectorAnswerInvalid) as caught:
+        connector.fetch_states(["1001"])
+    connector.close()
+    assert caught.value.retryable
+
+
+def test_halo_reads_states_ticket_by_ticket_and_skips_deleted_ones(halo: FakeHalo) -> None:
+    connector = halo_connector(halo, closed_status_ids=[18])
+    open_one, closed, custom = (connector.create(ticket_payload(f"fw-ticket-{n}")) for n in range(3))
+    halo.close_in_psa(closed.id, 9, agent_name="Jane Doe")
+    halo.close_in_psa(custom.id, 18, agent_id=4, agent_name="")
+    states = connector.fetch_states([open_one.id, closed.id, custom.id, "424242"])
+    connector.close()
+    assert {key: (found.state, found.closed_by) for key, found in states.items()} == {
+        open_one.id: ("open", None), closed.id: ("resolved", "Jane Doe"), custom.id: ("closed", "agent 4")}

@@ -5,7 +5,14 @@ All share :class:`~controller.tickets.connectors.base.TicketConnector` and the e
 retryable. Credentials come in already opened (plain ``str``) and are never logged.
 """
 
-from controller.tickets.connectors.base import ExternalTicket, PayloadInvalid, TicketConnector, TicketPayload
+from controller.tickets.connectors.base import (
+    ExternalTicket,
+    PayloadInvalid,
+    PollingConnector,
+    RemoteTicket,
+    TicketConnector,
+    TicketPayload,
+)
 from controller.tickets.connectors.connectwise import ConnectWiseConnector
 from controller.tickets.connectors.errors import (
     ConnectorAnswerInvalid,
@@ -29,6 +36,8 @@ __all__ = [
     "ExternalTicket",
     "HaloPsaConnector",
     "PayloadInvalid",
+    "PollingConnector",
+    "RemoteTicket",
     "TicketConnector",
     "TicketPayload",
     "WebhookConnector",

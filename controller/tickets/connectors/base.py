@@ -13,6 +13,7 @@ idempotency key is restricted to characters every PSA can store and search for v
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -79,6 +80,16 @@ class ExternalTicket:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class RemoteTicket:
+    """A ticket as read back from the PSA: our state for it, the PSA's own status, who closed it there."""
+
+    id: str
+    state: TicketState
+    status: str
+    closed_by: str | None = None
+
+
 def check_note(text: str) -> str:
     if len(text) > MAX_NOTE:
         raise PayloadInvalid(f"note is longer than {MAX_NOTE} characters")
@@ -109,4 +120,17 @@ class TicketConnector(Protocol):
 
     def close(self) -> None:
         """Release the HTTP connections."""
+        ...
+
+
+@runtime_checkable
+class PollingConnector(Protocol):
+    """A connector whose tickets can be read back in batches (ConnectWise, HaloPSA; not the webhook)."""
+
+    name: str
+    max_batch: int
+    """The most ids one ``fetch_states`` call takes."""
+
+    def fetch_states(self, external_ids: Sequence[str]) -> dict[str, RemoteTicket]:
+        """The PSA's tickets among ``external_ids``, by id; one the PSA no longer has is left out."""
         ...

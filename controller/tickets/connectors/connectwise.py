@@ -5,7 +5,8 @@ auth with ``<companyId>+<publicKey>`` and the private key, and the ``clientId`` 
 integration must send. ``POST /service/tickets`` opens a ticket (summary at most 100 characters,
 board by name, company by identifier, priority by name, initialDescription),
 ``POST /service/tickets/{id}/notes`` adds an internal note, a JSON Patch on ``status`` resolves,
-and ``GET /service/tickets/{id}`` reads the state.
+and ``GET /service/tickets/{id}`` reads the state. Polling reads many tickets in one
+``GET /service/tickets?conditions=id in (1,2,3)&fields=id,status/name,closedFlag,closedBy``.
 
 Idempotency: ConnectWise has no idempotency header, so the key is stored in the ticket's
 ``externalXRef`` field (documented for references to other systems, 100 characters, shown to
@@ -18,19 +19,26 @@ cannot break out of the condition string. The only window left is two creates ra
 request, which the outbox rules out by sending one ticket's messages in order.
 
 State: the status named ``resolved_status`` is "resolved", any other status with ``closedFlag``
-is "closed", the rest "open".
+(or named in ``closed_statuses``) is "closed", the rest "open".
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from controller.tickets.connectors.base import ExternalTicket, Priority, TicketPayload, TicketState, check_note
+from controller.tickets.connectors.base import (
+    ExternalTicket,
+    Priority,
+    RemoteTicket,
+    TicketPayload,
+    TicketState,
+    check_note,
+)
 from controller.tickets.connectors.calling import (
     DEFAULT_TIMEOUT,
     Caller,
@@ -45,6 +53,8 @@ NAME = "connectwise"
 _ticket_id = functools.partial(numeric_ticket_id, NAME)
 _checked_id = functools.partial(checked_ticket_id, NAME, "ConnectWise")
 MAX_SUMMARY = 100
+MAX_BATCH = 100
+"""Ids per polling request: a short condition string, one page of answers."""
 DEFAULT_PRIORITIES: dict[Priority, str] = {
     "critical": "Priority 1 - Emergency Response",
     "high": "Priority 2 - Quick Response",
@@ -65,16 +75,19 @@ HINTS = {
 
 class ConnectWiseConnector:
     name = NAME
+    max_batch = MAX_BATCH
 
     def __init__(self, base_url: str, *, company_id: str, public_key: str, private_key: str, client_id: str,
                  default_board: str, default_company: str | None = None,
                  priorities: Mapping[Priority, str] | None = None, resolved_status: str = "Resolved",
-                 transport: httpx.BaseTransport | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+                 closed_statuses: Iterable[str] = (), transport: httpx.BaseTransport | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         self.base_url = check_base_url(NAME, base_url, "baseUrl")
         self.default_board = default_board
         self.default_company = default_company
         self.priorities = {**DEFAULT_PRIORITIES, **(priorities or {})}
         self.resolved_status = resolved_status
+        self.closed_statuses = frozenset(name.casefold() for name in closed_statuses)
         self._auth = (f"{company_id}+{public_key}", private_key)
         self._caller = Caller(NAME, self.base_url, hints=HINTS, transport=transport, timeout=timeout,
                               headers={"clientId": client_id})
@@ -143,10 +156,32 @@ class ConnectWiseConnector:
 
     def fetch_state(self, external_id: str) -> TicketState | None:
         ticket = self._call("GET", f"/service/tickets/{_checked_id(external_id)}", "fetch ticket")
+        return self._remote(ticket, "fetch ticket").state
+
+    def fetch_states(self, external_ids: Sequence[str]) -> dict[str, RemoteTicket]:
+        ids = [_checked_id(external_id) for external_id in external_ids[:MAX_BATCH]]
+        if not ids:
+            return {}
+        found = self._call("GET", "/service/tickets", "poll tickets",
+                           params={"conditions": f"id in ({','.join(ids)})",
+                                   "fields": "id,status/name,closedFlag,closedBy", "pageSize": str(len(ids))})
+        if not isinstance(found, list):
+            raise shape_error(NAME, "poll tickets", "a JSON array of tickets")
+        remote = (self._remote(ticket, "poll tickets") for ticket in found)
+        return {ticket.id: ticket for ticket in remote if ticket.id in ids}
+
+    def _remote(self, ticket: Any, what: str) -> RemoteTicket:
         status = ticket.get("status") if isinstance(ticket, dict) else None
         if not isinstance(status, dict) or not isinstance(status.get("name"), str):
-            raise shape_error(NAME, "fetch ticket", "a ticket with status.name")
+            raise shape_error(NAME, what, "a ticket with status.name")
         assert isinstance(ticket, dict)
-        if status["name"].casefold() == self.resolved_status.casefold():
-            return "resolved"
-        return "closed" if ticket.get("closedFlag") is True else "open"
+        ticket_id = _ticket_id(ticket, what)
+        name = status["name"][:100]
+        state: TicketState = "open"
+        if name.casefold() == self.resolved_status.casefold():
+            state = "resolved"
+        elif ticket.get("closedFlag") is True or name.casefold() in self.closed_statuses:
+            state = "closed"
+        closed_by = ticket.get("closedBy")
+        return RemoteTicket(ticket_id, state, name,
+                            closed_by[:100] if isinstance(closed_by, str) and closed_by else None)

@@ -18,7 +18,9 @@ differs per instance.
 
 Identifiers are Halo's numbers: ``company_id`` is the Halo client id, ``assignee`` an agent id,
 ``board`` a team name. State: ``resolved_status_id`` (default 9, "Closed") is "resolved", any
-other ticket Halo flags ``hasbeenclosed`` is "closed", the rest "open".
+other ticket Halo flags ``hasbeenclosed`` (or whose status is in ``closed_status_ids``) is
+"closed", the rest "open". Halo's ticket list filters by status, agent or client but not by a
+list of ids, so polling reads ``GET /api/Tickets/{id}`` per ticket, a small batch per pass.
 """
 
 from __future__ import annotations
@@ -26,12 +28,19 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from controller.tickets.connectors.base import ExternalTicket, Priority, TicketPayload, TicketState, check_note
+from controller.tickets.connectors.base import (
+    ExternalTicket,
+    Priority,
+    RemoteTicket,
+    TicketPayload,
+    TicketState,
+    check_note,
+)
 from controller.tickets.connectors.calling import (
     DEFAULT_TIMEOUT,
     Caller,
@@ -41,7 +50,7 @@ from controller.tickets.connectors.calling import (
     parse_json,
     shape_error,
 )
-from controller.tickets.connectors.errors import ConnectorSetupError
+from controller.tickets.connectors.errors import ConnectorRejected, ConnectorSetupError
 
 NAME = "halopsa"
 _ticket_id = functools.partial(numeric_ticket_id, NAME)
@@ -49,6 +58,8 @@ _checked_id = functools.partial(checked_ticket_id, NAME, "HaloPSA")
 TOKEN_MARGIN = 60.0
 """Seconds before its expiry a token is replaced, so none expires in flight."""
 MAX_TOKEN_LIFETIME = 24 * 3600.0
+MAX_BATCH = 25
+"""Tickets read per polling call: one request each, so fewer than ConnectWise's batch."""
 DEFAULT_PRIORITIES: dict[Priority, int] = {"critical": 1, "high": 2, "medium": 3, "low": 4}
 HINTS = {
     401: "HaloPSA refused the credentials: check the API application's client id and secret "
@@ -67,10 +78,12 @@ def key_line(key: str) -> str:
 
 class HaloPsaConnector:
     name = NAME
+    max_batch = MAX_BATCH
 
     def __init__(self, base_url: str, *, auth_url: str, client_id: str, client_secret: str,
                  tickettype_id: int, default_client_id: int | None = None, tenant: str | None = None,
                  priorities: Mapping[Priority, int] | None = None, resolved_status_id: int = 9,
+                 closed_status_ids: Iterable[int] = (),
                  transport: httpx.BaseTransport | None = None, timeout: float = DEFAULT_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url = check_base_url(NAME, base_url, "baseUrl")
@@ -79,6 +92,7 @@ class HaloPsaConnector:
         self.default_client_id = default_client_id
         self.priorities = {**DEFAULT_PRIORITIES, **(priorities or {})}
         self.resolved_status_id = resolved_status_id
+        self.closed_status_ids = frozenset(closed_status_ids)
         self._form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
                       "scope": "all"}
         self._tenant = tenant
@@ -183,10 +197,34 @@ class HaloPsaConnector:
 
     def fetch_state(self, external_id: str) -> TicketState | None:
         ticket = self._call("GET", f"/api/Tickets/{_checked_id(external_id)}", "fetch ticket")
+        return self._remote(ticket, "fetch ticket").state
+
+    def fetch_states(self, external_ids: Sequence[str]) -> dict[str, RemoteTicket]:
+        found: dict[str, RemoteTicket] = {}
+        for external_id in external_ids[:MAX_BATCH]:
+            try:
+                ticket = self._call("GET", f"/api/Tickets/{_checked_id(external_id)}", "poll ticket")
+            except ConnectorRejected as error:
+                if error.status == 404:
+                    continue  # deleted in Halo: nothing to read back
+                raise
+            remote = self._remote(ticket, "poll ticket")
+            found[remote.id] = remote
+        return found
+
+    def _remote(self, ticket: Any, what: str) -> RemoteTicket:
         status = ticket.get("status_id") if isinstance(ticket, dict) else None
         if isinstance(status, bool) or not isinstance(status, int):
-            raise shape_error(NAME, "fetch ticket", "a ticket with a numeric status_id")
+            raise shape_error(NAME, what, "a ticket with a numeric status_id")
         assert isinstance(ticket, dict)
+        ticket_id = _ticket_id(ticket, what)
+        state: TicketState = "open"
         if status == self.resolved_status_id:
-            return "resolved"
-        return "closed" if ticket.get("hasbeenclosed") is True else "open"
+            state = "resolved"
+        elif ticket.get("hasbeenclosed") is True or status in self.closed_status_ids:
+            state = "closed"
+        agent_name, agent_id = ticket.get("agent_name"), ticket.get("agent_id")
+        closed_by = agent_name[:100] if isinstance(agent_name, str) and agent_name else (
+            f"agent {agent_id}" if isinstance(agent_id, int) and not isinstance(agent_id, bool) and agent_id > 0
+            else None)
+        return RemoteTicket(ticket_id, state, f"status {status}", closed_by)
