@@ -32,6 +32,7 @@ from controller.status.publishing import StatusPublisher
 from controller.store import Store
 from controller.tickets.applying import TicketWorker
 from controller.tickets.delivering import OutboxDelivery
+from controller.tickets.syncing import TicketSync
 from controller.warranty import WarrantyRefresher
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Controller:
         self.tickets = TicketWorker(self.store, lambda: self.reconciler.applied)
         self.deliveries = OutboxDelivery(self.store, self.sealed, lambda: self.reconciler.applied)
         self.offline = OfflineWatcher(self.store, lambda: self.reconciler.applied, clock)
+        self.ticket_sync = TicketSync(self.store, self.sealed, lambda: self.reconciler.applied)
         self.bound_port: int | None = None
         self._file_secret: bytes | None = None
 
@@ -103,6 +105,7 @@ class Controller:
             asyncio.create_task(self.tickets.run(stop), name="tickets"),
             asyncio.create_task(self.deliveries.run(stop), name="ticket-outbox"),
             asyncio.create_task(self.offline.run(stop), name="agent-offline"),
+            asyncio.create_task(self.ticket_sync.run(stop), name="ticket-sync"),
         ]
         if self.mirror.is_local and self.settings.watch_local:
             tasks.append(asyncio.create_task(self._watch(stop), name="watcher"))

@@ -6,10 +6,18 @@ state may go straight to ``resolved``, a resolved ticket may be reopened (``in_p
 is open, :func:`open_service_request` returns it (and notes the repeat) instead of opening a
 second one. The database enforces it too (a unique ``(client, open_key)``), so two controllers
 racing on the same alert still end with one ticket.
+
+A ticket sent to a PSA queues every change in the outbox (``ticket_outbox``) in the same
+transaction; so does escalation mail (``notify``), as rows of the pseudo-connector
+:data:`EMAIL_OUTBOX`. A resolution read back from the PSA (:func:`resolve_from_psa`) is not
+sent back to it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from controller.errors import Conflict, NotFound
 from controller.store.alerts import AlertRow
+from controller.store.audit import record_audit
 from controller.store.engine import Store
 from controller.store.tables import (
     OPEN_SERVICE_REQUEST_STATES,
@@ -37,6 +46,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 MAX_NOTE = 20_000
+EMAIL_OUTBOX = "(email)"
+"""The outbox's connector name for escalation mail; not a DNS label, so no PSA connector can have it."""
 
 
 class ServiceRequestNoteRow(BaseModel):
@@ -73,6 +84,8 @@ class ServiceRequestRow(BaseModel):
     updated_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    synced_at: datetime | None = None
+    """When the PSA's state of the ticket was last read back (None: never, or no PSA)."""
 
 
 class DeliveryRow(BaseModel):
@@ -161,13 +174,13 @@ def _link_alert(session: Session, alert_id: int | None, ticket_id: int) -> None:
 
 
 def _note(session: Session, ticket: ServiceRequestRow, author: str, text: str, now: datetime, *,
-          action: str = "note") -> None:
+          action: str = "note", outbox: bool = True) -> None:
     """Add a note; a ticket sent to a PSA also queues it (or the resolution it records) in the outbox."""
     note_id = session.execute(insert(service_request_notes).values(
         service_request_id=ticket.id, at=now, author=author[:253], text=text[:MAX_NOTE])
         .returning(service_request_notes.c.id)).scalar_one()
     session.execute(update(service_requests).where(service_requests.c.id == ticket.id).values(updated_at=now))
-    if ticket.connector:
+    if ticket.connector and outbox:
         _enqueue(session, ticket.id, ticket.connector, action, f"{author}: {text}"[:MAX_NOTE],
                  f"fw-{ticket.id}-{action}-{note_id}", now)
 
@@ -177,6 +190,17 @@ def _enqueue(session: Session, ticket_id: int, connector: str, action: str, text
     session.execute(insert(ticket_outbox).values(
         service_request_id=ticket_id, connector=connector, action=action, text=text, idempotency_key=key,
         state="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now, delivered_at=None))
+
+
+def _enqueue_mail(session: Session, ticket: ServiceRequestRow, recipients: Sequence[str], text: str,
+                  now: datetime) -> None:
+    """Queue one mail about ``ticket``. Keyed by its content, so applying the same escalation step
+    again (a crash between the note and the step counter) does not send it twice."""
+    body = json.dumps({"to": sorted(set(recipients)), "note": text[:MAX_NOTE]}, sort_keys=True)
+    key = f"fw-{ticket.id}-email-" + hashlib.sha256(body.encode()).hexdigest()[:40]
+    exists = session.execute(select(ticket_outbox.c.id).where(ticket_outbox.c.idempotency_key == key)).first()
+    if exists is None:
+        _enqueue(session, ticket.id, EMAIL_OUTBOX, "email", body, key, now)
 
 
 def _visible(session: Session, ticket_id: int, client: str | None) -> ServiceRequestRow:
@@ -248,8 +272,10 @@ def ticket_for_alert(store: Store, alert_id: int, client: str | None) -> Service
 
 def update_service_request(store: Store, ticket_id: int, client: str | None, *, actor: str, now: datetime,
                            state: str | None = None, priority: str | None = None, assignee: str | None = None,
-                           board: str | None = None, note: str | None = None) -> ServiceRequestRow:
-    """Change a ticket; every change is also a note. A transition the life cycle does not allow is a Conflict."""
+                           board: str | None = None, note: str | None = None,
+                           notify: Sequence[str] = ()) -> ServiceRequestRow:
+    """Change a ticket; every change is also a note. A transition the life cycle does not allow is a Conflict.
+    ``notify``: e-mail addresses told of the change (the note), through the outbox, once."""
     with store.write() as session:
         ticket = _visible(session, ticket_id, client)
         values: dict[str, Any] = {}
@@ -288,6 +314,31 @@ def update_service_request(store: Store, ticket_id: int, client: str | None, *, 
         if text:
             resolved = values.get("state") in ("resolved", "closed")
             _note(session, ticket, actor, text, now, action="resolve" if resolved else "note")
+            if notify:
+                _enqueue_mail(session, ticket, notify, text, now)
+        return _row(session, ticket_id)
+
+
+def resolve_from_psa(store: Store, ticket_id: int, *, connector: str, product: str, status: str,
+                     closed_by: str | None, now: datetime) -> ServiceRequestRow | None:
+    """Resolve an open ticket because its PSA resolved or closed it: a note, an audit row, nothing sent
+    back to the PSA. None (and no change) when the ticket is no longer open here: a ticket resolved or
+    closed in Fleetward is never reopened by what the PSA says."""
+    with store.write() as session:
+        ticket = _visible(session, ticket_id, None)
+        changed = session.execute(
+            update(service_requests)
+            .where(service_requests.c.id == ticket_id, service_requests.c.state.in_(OPEN_SERVICE_REQUEST_STATES))
+            .values(state="resolved", open_key=None, resolved_at=now, updated_at=now, synced_at=now)).rowcount  # type: ignore[attr-defined]
+        if not changed:
+            return None
+        by = f" by {closed_by}" if closed_by else ""
+        _note(session, ticket, f"connector {connector}",
+              f"state {ticket.state} → resolved\n\nResolved in {product}{by} ({status}).", now, outbox=False)
+        record_audit(session, actor=f"connector {connector}", actor_kind="system",
+                     action="service-request.resolved-in-psa", target=str(ticket_id),
+                     client=ticket.client, detail={"external_id": ticket.external_id, "status": status,
+                                                   "closed_by": closed_by}, now=now)
         return _row(session, ticket_id)
 
 
