@@ -192,6 +192,13 @@ def _references(candidates: Sequence[Candidate], desired: DesiredState, unseen: 
                 found.append(candidate.problem(
                     f"no ticket connector '{connector}' in fleet.yaml spec.tickets.connectors{hint}",
                     "spec", "routing", "connector"))
+        if isinstance(resource, AlertTicketRule) and desired.fleet.tickets.email is None:
+            # An error, not a warning: a notify that silently mails no one is what escalation must not do.
+            for index, step in enumerate(resource.spec.escalation):
+                if step.notify:
+                    found.append(candidate.problem(
+                        "escalation notify needs an SMTP server: add spec.tickets.email (host, from) to "
+                        "fleet.yaml, or remove notify", "spec", "escalation", index, "notify"))
     return found
 
 

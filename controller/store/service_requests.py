@@ -192,12 +192,14 @@ def _enqueue(session: Session, ticket_id: int, connector: str, action: str, text
         state="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now, delivered_at=None))
 
 
-def _enqueue_mail(session: Session, ticket: ServiceRequestRow, recipients: Sequence[str], text: str,
+def _enqueue_mail(session: Session, ticket: ServiceRequestRow, recipients: Sequence[str], text: str, reason: str,
                   now: datetime) -> None:
-    """Queue one mail about ``ticket``. Keyed by its content, so applying the same escalation step
+    """Queue one mail about ``ticket``. Keyed by the recipients and ``reason`` (the caller's note, not
+    the changes, which differ when a step is applied again), so applying the same escalation step
     again (a crash between the note and the step counter) does not send it twice."""
-    body = json.dumps({"to": sorted(set(recipients)), "note": text[:MAX_NOTE]}, sort_keys=True)
-    key = f"fw-{ticket.id}-email-" + hashlib.sha256(body.encode()).hexdigest()[:40]
+    to = sorted(set(recipients))
+    key = f"fw-{ticket.id}-email-" + hashlib.sha256(json.dumps([to, reason]).encode()).hexdigest()[:40]
+    body = json.dumps({"to": to, "note": text[:MAX_NOTE]}, sort_keys=True)
     exists = session.execute(select(ticket_outbox.c.id).where(ticket_outbox.c.idempotency_key == key)).first()
     if exists is None:
         _enqueue(session, ticket.id, EMAIL_OUTBOX, "email", body, key, now)
@@ -315,7 +317,7 @@ def update_service_request(store: Store, ticket_id: int, client: str | None, *, 
             resolved = values.get("state") in ("resolved", "closed")
             _note(session, ticket, actor, text, now, action="resolve" if resolved else "note")
             if notify:
-                _enqueue_mail(session, ticket, notify, text, now)
+                _enqueue_mail(session, ticket, notify, text, note or text, now)
         return _row(session, ticket_id)
 
 

@@ -255,7 +255,7 @@ class TicketWorker:
                 update_service_request(self.store, row.id, row.client, actor=f"rule {row.rule}", now=now,
                                        priority=step.priority, assignee=step.assignee,
                                        note=f"Escalated: not acknowledged {step.after_minutes} minutes after "
-                                            f"it opened{notify}.")
+                                            f"it opened{notify}.", notify=step.notify)
                 with self.store.write() as session:
                     session.execute(update(service_requests).where(table.id == row.id)
                                     .values(escalation_steps=table.escalation_steps + 1))

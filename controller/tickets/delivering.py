@@ -9,6 +9,10 @@ gave one, else a doubling backoff); a refusal that retrying cannot fix (bad cred
 unknown board, a connector missing from fleet.yaml) marks it failed with the reason, which
 ``GET /api/service-requests/{id}`` shows. Creation is idempotent at the connector (the ticket's
 id is the idempotency key), so a create whose answer was lost is not a second ticket.
+
+Escalation mail travels the same way: rows of the pseudo-connector ``(email)`` (action
+``email``) are sent by :mod:`controller.tickets.mailing` through ``spec.tickets.email``. Order is
+kept per ticket *and* connector, so a mail does not wait behind a PSA that is down.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy import select, update
 from controller.desired import DesiredState
 from controller.secrets import SealedSecrets
 from controller.store import Store
+from controller.store.service_requests import EMAIL_OUTBOX
 from controller.store.tables import alerts, service_requests, ticket_outbox
 from controller.tickets.connectors import (
     ConnectorError,
@@ -37,6 +42,7 @@ from controller.tickets.connectors import (
     TicketPayload,
     WebhookConnector,
 )
+from controller.tickets.mailing import escalation_mail, send_mail
 from schemas.ticketing import (
     ConnectorSettings,
     ConnectWiseConnectorSettings,
@@ -74,11 +80,14 @@ def build_connector(settings: ConnectorSettings, sealed: SealedSecrets,
         return ConnectWiseConnector(settings.base_url, company_id=settings.company_id,
                                     public_key=plain(settings.public_key), private_key=plain(settings.private_key),
                                     client_id=plain(settings.client_id), default_board=settings.board,
-                                    default_company=settings.company, transport=transport)
+                                    default_company=settings.company, resolved_status=settings.resolved_status,
+                                    closed_statuses=settings.closed_statuses, transport=transport)
     if isinstance(settings, HaloPsaConnectorSettings):
         return HaloPsaConnector(settings.base_url, auth_url=settings.auth_url, client_id=plain(settings.client_id),
                                 client_secret=plain(settings.client_secret), tickettype_id=settings.tickettype_id,
-                                default_client_id=settings.halo_client_id, transport=transport)
+                                default_client_id=settings.halo_client_id,
+                                resolved_status_id=settings.resolved_status_id,
+                                closed_status_ids=settings.closed_status_ids, transport=transport)
     raise UnknownConnector(f"connector type {type(settings).__name__} is not supported")
 
 
@@ -118,12 +127,12 @@ class OutboxDelivery:
             with self.store.read() as session:
                 rows = session.execute(select(ticket_outbox).where(ticket_outbox.c.state == "pending")
                                        .order_by(ticket_outbox.c.id).limit(MAX_PER_PASS)).mappings().all()
-            blocked: set[int] = set()
+            blocked: set[tuple[int, str]] = set()
             for row in rows:
-                ticket_id = row["service_request_id"]
-                if ticket_id in blocked:
+                lane = (row["service_request_id"], row["connector"])
+                if lane in blocked:
                     continue
-                blocked.add(ticket_id)  # later rows of this ticket wait for this one
+                blocked.add(lane)  # later rows of this ticket to this connector wait for this one
                 if row["next_attempt_at"] > now:
                     continue
                 self._deliver(dict(row), state, now, report)
@@ -146,18 +155,10 @@ class OutboxDelivery:
                  report: DeliveryReport) -> None:
         ticket = self._ticket(row["service_request_id"])
         try:
-            connector = self._connector(row["connector"], state)
-            if row["action"] == "create":
-                created = connector.create(_payload(ticket))
-                with self.store.write() as session:
-                    session.execute(update(service_requests).where(service_requests.c.id == ticket["id"])
-                                    .values(external_id=created.id, external_url=created.url))
-            elif ticket["external_id"] is None:
-                raise UnknownConnector("the ticket was never created at the connector")
-            elif row["action"] == "resolve":
-                connector.resolve(ticket["external_id"], row["text"])
+            if row["action"] == "email":
+                self._mail(row, ticket, state)
             else:
-                connector.add_note(ticket["external_id"], row["text"])
+                self._send(row, ticket, state)
         except ConnectorError as error:
             if error.retryable:
                 delay = error.delay or min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** row["attempts"])
@@ -174,6 +175,27 @@ class OutboxDelivery:
             return
         self._update(row["id"], attempts=row["attempts"] + 1, last_error="", state="delivered", delivered_at=now)
         report.delivered += 1
+
+    def _send(self, row: dict[str, Any], ticket: dict[str, Any], state: DesiredState | None) -> None:
+        connector = self._connector(row["connector"], state)
+        if row["action"] == "create":
+            created = connector.create(_payload(ticket))
+            with self.store.write() as session:
+                session.execute(update(service_requests).where(service_requests.c.id == ticket["id"])
+                                .values(external_id=created.id, external_url=created.url))
+        elif ticket["external_id"] is None:
+            raise UnknownConnector("the ticket was never created at the connector")
+        elif row["action"] == "resolve":
+            connector.resolve(ticket["external_id"], row["text"])
+        else:
+            connector.add_note(ticket["external_id"], row["text"])
+
+    def _mail(self, row: dict[str, Any], ticket: dict[str, Any], state: DesiredState | None) -> None:
+        settings = state.fleet.tickets.email if state is not None else None
+        if row["connector"] != EMAIL_OUTBOX or settings is None:
+            raise UnknownConnector("no spec.tickets.email in fleet.yaml to send escalation mail through")
+        password = self.sealed.open(settings.password).reveal() if settings.password else None
+        send_mail(settings, password, escalation_mail(row, ticket))
 
     def _ticket(self, ticket_id: int) -> dict[str, Any]:
         with self.store.read() as session:

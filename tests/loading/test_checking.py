@@ -26,6 +26,15 @@ def rule_routing_to(connector: str) -> str:
             f"  match: {{alertTypes: ['disk.*']}}\n  routing: {{connector: {connector}}}\n")
 
 
+SMTP = "spec:\n  tickets:\n    email: {host: smtp.msp.example, from: fleetward@msp.example}\n"
+
+
+def rule_escalating(*, notify: bool) -> str:
+    step = "{afterMinutes: 60, notify: [lead@msp.example]}" if notify else "{afterMinutes: 60, priority: high}"
+    return ("apiVersion: fleetward/v1\nkind: AlertTicketRule\nmetadata: {name: disk}\nspec:\n"
+            f"  match: {{alertTypes: ['disk.*']}}\n  escalation:\n    - {{afterMinutes: 30}}\n    - {step}\n")
+
+
 def group_selecting(selector: str) -> str:
     return LINUX_GROUP.replace("{matchLabels: {os: linux}}", selector)
 
@@ -157,6 +166,19 @@ CASES: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
     ),
     "rule-routes-to-a-configured-connector": (
         {"fleet.yaml": FLEET + HOOKS, "clients/acme/r.yaml": rule_routing_to("hooks")},
+        [],
+    ),
+    "escalation-notify-without-smtp": (
+        {"clients/acme/r.yaml": rule_escalating(notify=True)},
+        ["clients/acme/r.yaml:8:34: escalation notify needs an SMTP server: add spec.tickets.email (host, from) "
+         "to fleet.yaml, or remove notify"],
+    ),
+    "escalation-notify-with-smtp": (
+        {"fleet.yaml": FLEET + SMTP, "clients/acme/r.yaml": rule_escalating(notify=True)},
+        [],
+    ),
+    "escalation-without-notify-needs-no-smtp": (
+        {"clients/acme/r.yaml": rule_escalating(notify=False)},
         [],
     ),
 }
