@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from controller.api.auth import ContextDep, OperatorDep, require_role
 from controller.api.operator_routes import scope
+from controller.api.problems import ApiError
 from controller.store import (
     NewServiceRequest,
     ServiceRequestDetail,
@@ -26,6 +27,7 @@ from controller.store import (
     ticket_for_alert,
     update_service_request,
 )
+from controller.store.ticket_sync import ConnectorHealth, connector_health
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 
@@ -117,3 +119,13 @@ def create_ticket(alert_id: int, body: ManualTicket, principal: OperatorDep, ctx
 def alert_ticket(alert_id: int, principal: OperatorDep, ctx: ContextDep) -> ServiceRequestRow:
     """The ticket an alert opened or was added to (404 when it has none)."""
     return ticket_for_alert(ctx.store, alert_id, principal.client)
+
+
+@router.get("/ticket-connectors", response_model=list[ConnectorHealth])
+def ticket_connectors(principal: OperatorDep, ctx: ContextDep) -> list[ConnectorHealth]:
+    """Per PSA connector (and ``(email)`` for escalation mail): the outbox backlog and how polling goes.
+    Connectors serve every client, so this needs a token without a client scope."""
+    if principal.client is not None:
+        raise ApiError(403, "forbidden", "ticket connectors serve every client; this needs a token without a "
+                                         "client scope")
+    return connector_health(ctx.store)

@@ -26,6 +26,7 @@ from controller.status.snapshot import (
     RevisionInfo,
     StatusSnapshot,
 )
+from controller.status.tickets import collect_connectors
 from controller.store import (
     DeploymentTargetRow,
     RevisionRow,
@@ -129,4 +130,5 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
         plans=tuple(ProposalReport(row.branch, row.head, row.valid, row.markdown)
                     for row in list_proposal_plans(store)),
         source_error="" if source.ok else source.error,
+        connectors=collect_connectors(store, applied, now),
     )

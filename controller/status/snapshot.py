@@ -152,6 +152,26 @@ class ClientReport:
 
 
 @dataclass(frozen=True)
+class ConnectorLine:
+    """A ticket connector (or the e-mail outbox): what waits to be delivered, how polling goes.
+    No moving clock: the oldest pending row shows its time and a coarse age bucket."""
+
+    name: str
+    type: str
+    pending: int
+    oldest_pending_at: datetime | None
+    oldest_pending_age: str
+    failed: int
+    last_error: str
+    polling: str
+    """"every N min", "off", or "" for connectors that cannot be polled."""
+    poll_failures: int
+    failed_polls: int
+    resolved_from_psa: int
+    last_poll_error: str
+
+
+@dataclass(frozen=True)
 class ProposalReport:
     branch: str
     head: str
@@ -170,3 +190,5 @@ class StatusSnapshot:
     """Published plans of the open proposals, by branch."""
     source_error: str = ""
     """Why the repository could not be fetched, while it cannot; empty when fetching works."""
+    connectors: tuple[ConnectorLine, ...] = ()
+    """Ticket connectors configured or with something still in the outbox, by name."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc, func, insert, select, update
 
 from controller.store.engine import Store
@@ -32,9 +33,10 @@ class PollTarget:
     external_id: str
 
 
-@dataclass(frozen=True)
-class ConnectorHealth:
+class ConnectorHealth(BaseModel):
     """One connector's outbox backlog and polling, as the status report and the API show them."""
+
+    model_config = ConfigDict(frozen=True)
 
     connector: str
     pending: int = 0
@@ -135,4 +137,4 @@ def connector_health(store: Store) -> list[ConnectorHealth]:
             polled_at=row["last_poll_at"], last_poll_success_at=row["last_success_at"],
             poll_failures=row["failures"], failed_polls=row["failed_polls"], resolved_from_psa=row["resolved"],
             last_poll_error=row["last_error"])
-    return [ConnectorHealth(connector=name, **fields) for name, fields in sorted(found.items())]  # type: ignore[arg-type]
+    return [ConnectorHealth.model_validate({"connector": name, **fields}) for name, fields in sorted(found.items())]
