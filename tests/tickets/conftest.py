@@ -1,3 +1,3 @@
-"""The asset tests' controller (clients acme and globex) serves the alert tests too."""
+"""The asset tests' controller (clients acme and globex) serves the ticket API tests too."""
 
 from tests.assets.conftest import fleet_repo, running  # noqa: F401 (fixtures used by name)
