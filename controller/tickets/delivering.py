@@ -33,7 +33,7 @@ from controller.desired import DesiredState
 from controller.secrets import SealedSecrets
 from controller.store import Store
 from controller.store.service_requests import EMAIL_OUTBOX
-from controller.store.tables import alerts, service_requests, ticket_outbox
+from controller.store.tables import agents, alerts, service_requests, ticket_outbox
 from controller.tickets.connectors import (
     ConnectorError,
     ConnectWiseConnector,
@@ -205,7 +205,12 @@ class OutboxDelivery:
             if ticket["source_alert_id"] is not None:
                 alert = session.execute(select(alerts.c.type, alerts.c.severity)
                                         .where(alerts.c.id == ticket["source_alert_id"])).first()
+            hostname = None
+            if ticket["agent_id"] is not None:
+                hostname = session.execute(select(agents.c.hostname)
+                                           .where(agents.c.id == ticket["agent_id"])).scalar()
         ticket["alert_type"], ticket["severity"] = (alert.type, alert.severity) if alert else ("manual", "info")
+        ticket["hostname"] = hostname or ""
         return ticket
 
     def _update(self, row_id: int, **values: Any) -> None:
@@ -215,6 +220,6 @@ class OutboxDelivery:
 
 def _payload(ticket: dict[str, Any]) -> TicketPayload:
     return TicketPayload(idempotency_key=f"fleetward-{ticket['id']}", title=ticket["title"], body=ticket["body"],
-                         priority=ticket["priority"], client=ticket["client"], hostname="",
+                         priority=ticket["priority"], client=ticket["client"], hostname=ticket["hostname"],
                          alert_type=ticket["alert_type"], severity=ticket["severity"], board=ticket["board"],
                          assignee=ticket["assignee"])

@@ -100,3 +100,13 @@ def test_a_missing_connector_fails_with_the_reason(setup):
     (ticket,) = list_service_requests(store, "acme")
     (delivery,) = get_service_request(store, ticket.id, "acme").deliveries
     assert delivery.state == "failed" and "no connector 'hooks'" in delivery.last_error
+
+
+def test_the_ticket_names_the_device_it_came_from(setup):
+    store, receiver, worker, outbox, agent_id = setup
+    raise_alert(store, client="acme", agent_id=agent_id, type="disk.low", severity="critical",
+                key=f"agent:{agent_id}:disk:/", message="/ has 3 % free", now=NOW)
+    worker.run_pass(NOW)
+    assert outbox.run_pass(NOW).delivered == 1
+    (event,) = receiver.events.values()
+    assert event["ticket"]["hostname"] == "web-01", event
