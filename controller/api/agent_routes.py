@@ -130,9 +130,10 @@ def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAc
             detail = {"subject": item.subject, "values": dict(item.values),
                       "observed_at": item.observed_at.isoformat()}
             raise_alert(ctx.store, client=agent.client, agent_id=agent.agent_id, type=f"agent.{item.monitor}",
-                        severity=item.severity, key=key, message=item.message, detail=detail, now=when)
+                        severity=item.severity, key=key, message=item.message, detail=detail, now=now,
+                        observed_at=when)
         else:
-            clear_alert(ctx.store, key, when)
+            clear_alert(ctx.store, key, now, observed_at=when)
     return AlertAck(stored=[item.id for item in body.alerts])
 
 

@@ -40,8 +40,15 @@ class AlertRow(BaseModel):
 
 
 def raise_alert(store: Store, *, client: str, agent_id: str | None, type: str, severity: Severity,
-                key: str, message: str, detail: dict[str, Any] | None = None, now: datetime) -> tuple[int, bool]:
-    """Open the alert ``key`` or refresh it if open; (alert id, whether it was newly raised)."""
+                key: str, message: str, detail: dict[str, Any] | None = None, now: datetime,
+                observed_at: datetime | None = None) -> tuple[int, bool]:
+    """Open the alert ``key`` or refresh it if open; (alert id, whether it was newly raised).
+
+    ``raised_at`` is ``observed_at`` when given (an agent saw it earlier and queued it while the
+    controller was unreachable), else ``now``. ``updated_at`` is always ``now``, the controller's
+    time of the change: the ticket worker follows changes by it, so a late-delivered alert dated
+    in the past would otherwise fall behind its watermark and never become a ticket.
+    """
     with store.write() as session:
         found = session.execute(select(alerts.c.id, alerts.c.message, alerts.c.severity)
                                 .where(alerts.c.key == key, alerts.c.state == "open")).first()
@@ -52,16 +59,18 @@ def raise_alert(store: Store, *, client: str, agent_id: str | None, type: str, s
             return int(found.id), False
         created = session.execute(alerts.insert().values(
             client=client, agent_id=agent_id, type=type, severity=severity, key=key, state="open",
-            message=message, detail=detail or {}, raised_at=now, updated_at=now, cleared_at=None,
+            message=message, detail=detail or {}, raised_at=observed_at or now, updated_at=now,
+            cleared_at=None,
         ).returning(alerts.c.id)).scalar_one()
         return int(created), True
 
 
-def clear_alert(store: Store, key: str, now: datetime) -> bool:
-    """Clear the open alert ``key``; True when one was open."""
+def clear_alert(store: Store, key: str, now: datetime, *, observed_at: datetime | None = None) -> bool:
+    """Clear the open alert ``key``; True when one was open. ``cleared_at`` is ``observed_at`` when
+    given, ``updated_at`` always ``now`` (see :func:`raise_alert`)."""
     with store.write() as session:
         cleared = session.execute(update(alerts).where(alerts.c.key == key, alerts.c.state == "open")
-                                  .values(state="cleared", cleared_at=now, updated_at=now)
+                                  .values(state="cleared", cleared_at=observed_at or now, updated_at=now)
                                   .returning(alerts.c.id)).scalars().all()
         return bool(cleared)
 

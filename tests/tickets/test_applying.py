@@ -12,6 +12,7 @@ from controller.store import (
     create_enrollment_token,
     enroll_agent,
     get_service_request,
+    list_alerts,
     list_service_requests,
     raise_alert,
     update_service_request,
@@ -139,3 +140,20 @@ def test_a_shared_ticket_stays_open_until_its_last_alert_clears(store):
     clear_alert(store, f"agent:{agent_id}:disk:/var", NOW + timedelta(minutes=2))
     worker.run_pass(NOW + timedelta(minutes=2))
     assert list_service_requests(store, "acme")[0].state == "resolved"
+
+
+def test_an_alert_the_agent_queued_long_ago_still_opens_a_ticket_when_it_arrives(store):
+    # The agent saw it an hour ago but could not reach the controller; it arrives after the worker's
+    # passes have moved on. The change is dated when the controller stored it, so the worker sees it.
+    state = _state(_rule("disk", {"match": {"alertTypes": ["disk.*"]}}))
+    agent_id = _agent(store)
+    worker = _worker(store, state)
+    worker.run_pass(NOW)
+    alert_id, _ = raise_alert(store, client="acme", agent_id=agent_id, type="disk.low", severity="critical",
+                              key=f"agent:{agent_id}:disk:/", message="/ has 3 % free",
+                              now=NOW + timedelta(seconds=5), observed_at=NOW - timedelta(hours=1))
+    worker.run_pass(NOW + timedelta(seconds=6))
+    (ticket,) = list_service_requests(store, "acme")
+    assert ticket.source_alert_id == alert_id
+    (stored,) = list_alerts(store, "acme")
+    assert (stored.raised_at, stored.updated_at) == (NOW - timedelta(hours=1), NOW + timedelta(seconds=5))
