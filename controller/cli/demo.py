@@ -13,8 +13,9 @@ def register(commands: Any) -> None:
     demo = commands.add_parser(
         "demo", help="run a demo fleet end to end on this machine",
         description="Create a fleet repository from the bundled examples, run the controller on SQLite "
-                    "with three sandboxed local agents in two clients until they converge, and print "
-                    "what was deployed and what the status branch says.")
+                    "with three sandboxed local agents in two clients until they converge, raise a real "
+                    "disk-space alert that becomes a ticket at a local ConnectWise stand-in, and print "
+                    "what was deployed, the ticket, and what the status branch says.")
     demo.add_argument("--workdir", type=Path, metavar="DIR",
                       help="where to put the repository, agents and database (default: a new temp dir)")
     demo.add_argument("--keep-running", action="store_true",
@@ -42,6 +43,9 @@ def print_summary(result: DemoResult) -> None:
         print(f"  {line}")
     print("Warranty lookup (GET /api/assets/warranty/{serial}?refresh=true):")
     for line in result.warranty:
+        print(f"  {line}")
+    print("Disk-space alert to ticket (GET /api/alerts, GET /api/service-requests, the PSA's own API):")
+    for line in result.disk_alert:
         print(f"  {line}")
     print("Open alerts:")
     for line in result.alerts or ["(none)"]:

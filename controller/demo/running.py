@@ -22,6 +22,7 @@ import httpx
 
 from controller.bundled import bundled_dir
 from controller.demo.artifacts import build_artifacts
+from controller.demo.disk_alert import show_disk_alert
 from controller.demo.serving_artifacts import ArtifactServer
 from controller.demo.warranty_lookup import show_warranty
 from controller.errors import ConfigError
@@ -64,6 +65,9 @@ class DemoResult:
     """Open alerts (licence compliance, warranties) after the run."""
     warranty: list[str] = field(default_factory=list)
     """What the warranty lookup against the stand-in for Dell's API found."""
+    disk_alert: list[str] = field(default_factory=list)
+    """The real disk-space alert, its ticket in the built-in store, and the same ticket at the
+    ConnectWise stand-in."""
 
 
 def _rewrite_artifact_urls(base_url: str) -> Callable[[Path], None]:
@@ -169,6 +173,7 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
         status = subprocess.run(["git", "-C", str(repo), "show", "fleetward/status:README.md"],
                                 capture_output=True, text=True, check=False).stdout
         warranty = show_warranty(controller, url, client, repo, say)
+        disk_alert = show_disk_alert(controller, client, repo, root / "agents", say)
     alerts = [f"[{alert.severity}] {alert.client}: {alert.message}"
               for alert in list_alerts(controller.store, None, state="open")]
     software = {
@@ -180,7 +185,8 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
     }
     return DemoResult(workdir=root, repo=repo, api_url=url, converged=converged, rounds=rounds,
                       deployments=deployments, status_readme=status, agent_software=software,
-                      inventory=inventory, alerts=alerts, warranty=warranty)
+                      inventory=inventory, alerts=alerts, warranty=warranty,
+                      disk_alert=disk_alert)
 
 
 def _inventory(client: httpx.Client) -> list[str]:

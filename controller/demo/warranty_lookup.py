@@ -47,7 +47,7 @@ def show_warranty(controller: Controller, url: str, client: httpx.Client, repo: 
         sha = _configure_dell(controller, repo, dell.base_url, client_id, client_secret)
         say(f"Committed sealed Dell TechDirect credentials to fleet.yaml ({sha[:12]}); "
             f"Dell's stand-in API at {dell.base_url}")
-        _wait_applied(client, controller, sha)
+        wait_applied(client, controller, sha)
         _simulated_laptop(controller, url)
         response = client.get(f"/api/assets/warranty/{DEMO_TAG}", params={"refresh": "true"}, timeout=60)
         response.raise_for_status()
@@ -67,15 +67,20 @@ def _configure_dell(controller: Controller, repo: Path, base_url: str, client_id
     block = (f"  warranty:\n    dell:\n      clientId: {seal(client_id, public)}\n"
              f"      clientSecret: {seal(client_secret, public)}\n      baseUrl: {base_url}\n")
     fleet.write_text(text.replace("spec:\n", "spec:\n" + block, 1), encoding="utf-8")
+    return commit_all(repo, "Warranty lookups: Dell TechDirect (sealed credentials)")
+
+
+def commit_all(repo: Path, message: str) -> str:
+    """Commit every change in the demo's fleet repository as the demo; the new commit's sha."""
     identity = ["-c", "user.name=Fleetward demo", "-c", "user.email=demo@fleetward.invalid"]
-    subprocess.run(["git", "-C", str(repo), *identity, "commit", "-q", "-am",
-                    "Warranty lookups: Dell TechDirect (sealed credentials)"], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(repo), *identity, "commit", "-q", "-m", message], check=True, timeout=60)
     done = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True, timeout=60)
     return done.stdout.strip()
 
 
-def _wait_applied(client: httpx.Client, controller: Controller, sha: str, timeout: float = 60.0) -> None:
+def wait_applied(client: httpx.Client, controller: Controller, sha: str, timeout: float = 60.0) -> None:
     controller.reconciler.request_fetch()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
