@@ -231,12 +231,15 @@ def test_alert_queued_while_the_controller_is_down_survives_killing_the_agent(tm
         service = subprocess.Popen([sys.executable, "-m", "agent", "run", "--data-dir", str(tmp_path / "agent")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            queued = wait_until(lambda: sorted(outbox.glob("*.json")), timeout=30, what="the alert queued on disk")
+            # The monitors' memory is saved only after the cycle's alerts are all queued.
+            held = wait_until(lambda: _held_disk_alerts(tmp_path / "agent"), timeout=30,
+                              what="the disk alert raised and queued")
         finally:
             service.send_signal(signal.SIGKILL)
             service.wait(timeout=10)
+        queued = sorted(outbox.glob("*.json"))
         items = [json.loads(path.read_text()) for path in queued]
-        assert {(i["monitor"], i["state"]) for i in items} >= {("disk", "raised")}
+        assert sorted(i["subject"] for i in items if (i["monitor"], i["state"]) == ("disk", "raised")) == held
 
         with _controller_at(listen, str(repo), tmp_path / "controller", database_url) as running:
             running.wait_applied(applied)
@@ -256,6 +259,15 @@ def _disk(report: dict[str, Any], state: str) -> list[str]:
     """The mounts whose disk alert the cycle raised (or cleared)."""
     prefix = f"{state} disk "
     return [change.removeprefix(prefix) for change in report["alerts"]["changed"] if change.startswith(prefix)]
+
+
+def _held_disk_alerts(agent_dir: Path) -> list[str]:
+    """The mounts the agent's saved monitor memory holds a disk alert open for."""
+    try:
+        memory = json.loads((agent_dir / "monitors.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return sorted(held["subject"] for held in memory.get("open", {}).values() if held["monitor"] == "disk")
 
 
 def _resolve_delivered(api: Any, ticket_id: int) -> dict[str, Any] | None:
