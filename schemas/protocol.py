@@ -12,11 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from schemas.checks import Check
 from schemas.inventory import HardwareInventory, LicenseKeyItem, NetworkNeighbour
 from schemas.jobs import JobAction, SignedJob, WireModel
 from schemas.limits import MAX_JOB_OUTPUT_CHARS
 from schemas.monitoring import AlertSeverity, MonitorName
 from schemas.packages import OsName
+from schemas.scripts import ScriptParameter
 
 AGENT_API_PREFIX = "/api/agent/v1"
 
@@ -63,6 +65,10 @@ class CheckinResponse(WireModel):
     server_time: datetime
     config_version: str = Field(
         default="", description="Version of GET /config; fetch it when it differs from the one held.")
+    policies_version: str = Field(
+        default="", max_length=64,
+        description="Version of GET /policies (this agent's policy bundle, run-now requests included); "
+                    "fetch it when it differs from the one held.")
 
 
 SoftwareSource = Literal[
@@ -203,3 +209,122 @@ class ErrorBody(WireModel):
     code: str
     message: str
     detail: list[dict[str, object]] | None = None
+
+
+# -- policies ------------------------------------------------------------------------------------
+
+POLICY_BUNDLE_SIGNATURE_CONTEXT = b"fleetward-policies-v1\n"
+"""Prefix of a signed policy bundle, so its signature can never pass for a job's (or the reverse)."""
+
+MAX_BUNDLE_POLICIES = 200
+MAX_BUNDLE_SCRIPTS = 200
+MAX_BUNDLE_SCRIPT_CHARS = 256 * 1024
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+"""A signed bundle larger than this is refused by the agent (and never built by the controller)."""
+MAX_POLICY_RESULTS = 200
+MAX_POLICY_RESULTS_BYTES = 1024 * 1024
+MAX_EVIDENCE_CHARS = 1000
+
+PolicyMode = Literal["audit", "enforce"]
+CheckStatus = Literal["compliant", "non_compliant", "error", "not_applicable"]
+PolicyTrigger = Literal["schedule", "start", "bundle", "alert", "inventory", "job", "run_now"]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class BundledScript(WireModel):
+    """A library Script as the agent runs it: its text, pinned by SHA-256, and how to run it."""
+
+    name: str = Field(min_length=1, max_length=63, description="The name checks and remediations use.")
+    ref: str = Field(max_length=128, description="``name`` (MSP-wide) or ``client.name``.")
+    shell: Literal["bash", "sh", "zsh", "powershell", "python"]
+    text: str = Field(max_length=MAX_BUNDLE_SCRIPT_CHARS)
+    sha256: Sha256Hex
+    timeout_seconds: int = Field(ge=1, le=86_400)
+    os: list[OsName] = Field(min_length=1, max_length=3)
+    parameters: list[ScriptParameter] = Field(default_factory=list, max_length=50)
+
+
+class BundledPolicy(WireModel):
+    """One Policy that applies to the agent, its checks expanded."""
+
+    id: str = Field(min_length=1, max_length=128, description="``name`` (MSP-wide) or ``client.name``.")
+    version: str = Field(min_length=1, max_length=64,
+                         description="Digest of everything below and of the scripts it uses.")
+    mode: PolicyMode
+    every_seconds: int = Field(ge=60, le=366 * 86_400)
+    checks: list[Check] = Field(max_length=100)
+
+
+class PolicyRunRequest(WireModel):
+    """An operator's "run now" (POST /api/policies/{id}/execute) still waiting for this agent's result."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    policy_id: str = Field(max_length=128)
+
+
+class PolicyBundle(WireModel):
+    """Everything the agent's policy engine needs; signed, bound to one agent."""
+
+    agent_id: str = Field(max_length=64)
+    revision: str = Field(max_length=64, description="The applied revision the bundle was built from.")
+    version: str = Field(max_length=64, description="Equals the check-in's ``policies_version``.")
+    policies: list[BundledPolicy] = Field(default_factory=list, max_length=MAX_BUNDLE_POLICIES)
+    scripts: list[BundledScript] = Field(default_factory=list, max_length=MAX_BUNDLE_SCRIPTS)
+    run_requests: list[PolicyRunRequest] = Field(default_factory=list, max_length=MAX_BUNDLE_POLICIES)
+
+
+class SignedPolicyBundle(WireModel):
+    """``payload`` is the bundle's canonical JSON; ``signature`` is Ed25519 over
+    ``POLICY_BUNDLE_SIGNATURE_CONTEXT + payload`` with the job-signing key ``key_id``."""
+
+    key_id: str = Field(max_length=64)
+    payload: str = Field(max_length=MAX_BUNDLE_BYTES)
+    signature: str = Field(max_length=200)
+
+
+class CheckOutcome(WireModel):
+    """One check of one policy run: the final status, the evidence, and what remediation did."""
+
+    name: str = Field(min_length=1, max_length=63)
+    type: str = Field(min_length=1, max_length=32)
+    status: CheckStatus
+    evidence: str = Field(default="", max_length=MAX_EVIDENCE_CHARS)
+    first_status: CheckStatus | None = Field(
+        default=None, description="Before remediation, when remediation ran (the status is the re-check's).")
+    remediation: str = Field(default="", max_length=MAX_EVIDENCE_CHARS,
+                             description="How the remediation script ended and what it said ('' when none ran).")
+
+
+class PolicyResult(WireModel):
+    """One run of one policy on the agent. Re-sending the same ``id`` stores nothing new."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The agent's id for this run; echoed in the ack.")
+    policy_id: str = Field(min_length=1, max_length=128)
+    version: str = Field(min_length=1, max_length=64)
+    status: CheckStatus
+    mode: PolicyMode
+    trigger: PolicyTrigger
+    run_request: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    started_at: datetime
+    finished_at: datetime
+    checks: list[CheckOutcome] = Field(max_length=100)
+
+
+class PolicyResultReport(WireModel):
+    agent_id: str | None = Field(
+        default=None, max_length=64,
+        description="The sender's own agent id; a report naming another agent is refused and audited.")
+    results: list[PolicyResult] = Field(max_length=MAX_POLICY_RESULTS)
+
+
+class PolicyResultAck(WireModel):
+    stored: list[str] = Field(description="Ids of the results stored (or stored before); the agent drops them.")
+
+
+def policy_status(checks: list[CheckStatus]) -> CheckStatus:
+    """A policy's status from its checks': any error is an error, then any failure is non-compliant;
+    compliant needs at least one compliant check (a policy of only not-applicable checks is not applicable)."""
+    for status in ("error", "non_compliant", "compliant"):
+        if status in checks:
+            return status
+    return "not_applicable"

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from controller.desired import DesiredState, Loaded, ResourceKey, Scope
 from controller.observed import ObservedAgent
-from schemas.deployments import Deployment
+from schemas.deployments import Deployment, Targets
 from schemas.groups import DeviceGroup
 from schemas.ids import AgentId
 
@@ -48,8 +48,10 @@ class Targeting:
         return found
 
     def targets(self, deployment: Loaded[Deployment]) -> frozenset[AgentId]:
-        scope = deployment.scope
-        spec = deployment.resource.spec.targets
+        return self.targets_of(deployment.scope, deployment.resource.spec.targets)
+
+    def targets_of(self, scope: Scope, spec: Targets) -> frozenset[AgentId]:
+        """The devices ``spec`` names from a resource in ``scope`` (a Deployment's or a Policy's targets)."""
         chosen: set[AgentId] = set()
         for group_name in spec.all_groups:
             group = self._desired.resolve(DeviceGroup, scope, group_name)

@@ -568,6 +568,139 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
+POLICY_STATUSES = ("compliant", "non_compliant", "error", "not_applicable")
+POLICY_TRIGGERS = ("schedule", "start", "bundle", "alert", "inventory", "job", "run_now")
+
+
+class AutomationPolicy(Base):
+    """Projection of the applied revision's Policy resources (replaced wholesale on apply)."""
+
+    __tablename__ = "automation_policies"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(63))
+    mode: Mapped[str] = mapped_column(String(STATE))
+    every: Mapped[str] = mapped_column(String(8))
+    template: Mapped[str | None] = mapped_column(String(63))
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(1024))
+    revision: Mapped[str] = mapped_column(String(SHA))
+
+
+class AutomationScript(Base):
+    """Projection of the applied revision's Script resources: the script library the API lists."""
+
+    __tablename__ = "automation_scripts"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(63))
+    shell: Mapped[str] = mapped_column(String(STATE))
+    category: Mapped[str] = mapped_column(String(63), index=True)
+    os: Mapped[list[str]]
+    description: Mapped[str] = mapped_column(Text)
+    file: Mapped[str] = mapped_column(String(500))
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(1024))
+    revision: Mapped[str] = mapped_column(String(SHA))
+
+
+class PolicyAssignment(Base):
+    """Which agents each Policy of the applied revision targets, at which policy version.
+
+    Kept by the reconciler (the planner's targeting); the compliance roll-up counts a target
+    without a result for this version as *unknown*.
+    """
+
+    __tablename__ = "policy_assignments"
+    __table_args__ = (Index(None, "client", "policy_id"),)
+
+    policy_id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    """Empty when the policy cannot be delivered (its problem is logged)."""
+
+
+class DeviceGroupMember(Base):
+    """Members of each DeviceGroup under the applied revision, for roll-ups by group."""
+
+    __tablename__ = "device_group_members"
+    __table_args__ = (Index(None, "client", "group_id"),)
+
+    group_id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+
+
+class PolicyCompliance(Base):
+    """The newest result of each policy on each agent (one row per pair, kept up to date on ingest)."""
+
+    __tablename__ = "policy_compliance"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", POLICY_STATUSES), name="status"),
+        Index(None, "client", "policy_id", "status"),
+    )
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    status: Mapped[str] = mapped_column(String(STATE))
+    mode: Mapped[str] = mapped_column(String(STATE))
+    checked_at: Mapped[datetime]
+    failing: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """The checks that are not compliant (or not applicable), with their evidence."""
+    history_id: Mapped[int] = mapped_column(LogId)
+
+
+class PolicyExecution(Base):
+    """One run of one policy on one agent, with every check's result (capped per agent and policy)."""
+
+    __tablename__ = "policy_execution_history"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", POLICY_STATUSES), name="status"),
+        CheckConstraint(_one_of("trigger", POLICY_TRIGGERS), name="trigger"),
+        UniqueConstraint("agent_id", "result_id"),
+        Index(None, "policy_id", "id"),
+        Index(None, "agent_id", "policy_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    result_id: Mapped[str] = mapped_column(String(64))
+    """The agent's id for the run: the same result sent twice is stored once."""
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    policy_id: Mapped[str] = mapped_column(String(REF))
+    version: Mapped[str] = mapped_column(String(VERSION))
+    status: Mapped[str] = mapped_column(String(STATE))
+    mode: Mapped[str] = mapped_column(String(STATE))
+    trigger: Mapped[str] = mapped_column(String(STATE))
+    run_request: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class PolicyRunRequest(Base):
+    """An operator's "run now" for one agent, pending until that agent reports the policy for it."""
+
+    __tablename__ = "policy_run_requests"
+    __table_args__ = (Index(None, "done_at", "agent_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(REF))
+    client: Mapped[str] = mapped_column(String(CLIENT))
+    requested_by: Mapped[str] = mapped_column(String(NAME))
+    requested_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
 agents = cast(Table, Agent.__table__)
 enrollment_tokens = cast(Table, EnrollmentToken.__table__)
 api_tokens = cast(Table, ApiToken.__table__)
@@ -593,3 +726,10 @@ software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)
 audit_log = cast(Table, AuditEntry.__table__)
+automation_policies = cast(Table, AutomationPolicy.__table__)
+automation_scripts = cast(Table, AutomationScript.__table__)
+policy_assignments = cast(Table, PolicyAssignment.__table__)
+device_group_members = cast(Table, DeviceGroupMember.__table__)
+policy_compliance = cast(Table, PolicyCompliance.__table__)
+policy_execution_history = cast(Table, PolicyExecution.__table__)
+policy_run_requests = cast(Table, PolicyRunRequest.__table__)
