@@ -31,6 +31,9 @@ from controller.loading import GitTreeSource, ParseCache, load_revision
 from controller.loading.problems import problem
 from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
+from controller.policies.assigning import refresh_assignments
+from controller.policies.bundling import PolicyBundles
+from controller.policies.expanding import FileReader, GitFiles
 from controller.proposing import Proposals
 from controller.secrets import SealedSecrets, require_openable
 from controller.settings import ControllerSettings
@@ -132,6 +135,11 @@ class Reconciler:
         self.proposals = Proposals(settings, store, mirror, clock, self.parse_cache, sealed=sealed)
         self._replan_proposals = False
         self._check_merged: tuple[str, ProposalPlanRow] | None = None
+        self.policy_bundles = PolicyBundles(self._files_of)
+        """Every policy's bundle entry per applied revision; shared with the agent API."""
+
+    def _files_of(self, desired: DesiredState) -> FileReader:
+        return GitFiles(self.mirror.path, desired.revision, self.settings.path)
 
     # -- notifications (thread-safe; called by the API and the watcher) --------------
 
@@ -284,6 +292,7 @@ class Reconciler:
                 listener(touched)
             self._jobs_issued({job.agent_id for job in result.jobs})
         write_outcomes(self.store, result.outcomes, agents, now)
+        refresh_assignments(self.store, desired, observed, self.policy_bundles, agents)
         if self._check_merged is not None:
             (merged, published), self._check_merged = self._check_merged, None
             hostnames: dict[str, str] = {a_id: agent.hostname for a_id, agent in observed.agents.items()}

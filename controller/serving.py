@@ -60,6 +60,7 @@ class Controller:
                                   notifier=self.reconciler, source_health=lambda: self.reconciler.source,
                                   desired_state=lambda: self.reconciler.applied, mirror=self.mirror,
                                   request_fetch=self.reconciler.request_fetch,
+                                  policy_bundles=self.reconciler.policy_bundles,
                                   ingester=InventoryIngester(self.store))
         self.context.webhook_secret = self._webhook_secret
         self.reconciler.job_listeners.append(self.context.principals.forget)

@@ -253,6 +253,10 @@ class BundledPolicy(WireModel):
     mode: PolicyMode
     every_seconds: int = Field(ge=60, le=366 * 86_400)
     checks: list[Check] = Field(max_length=100)
+    scripts: dict[str, str] = Field(
+        default_factory=dict, max_length=200,
+        description="Script name a check or remediation uses -> ``ref`` of the bundle's script (resolved from "
+                    "the policy's scope: its client's Script first, then MSP-wide).")
 
 
 class PolicyRunRequest(WireModel):

@@ -1,4 +1,5 @@
-"""The agent protocol under /api/agent/v1: enrol, check in, report inventory and alerts, lease jobs, report events.
+"""The agent protocol under /api/agent/v1: enrol, check in, report inventory and alerts, lease jobs, report events,
+fetch the policy bundle and report policy results.
 
 Handlers are thin: authenticate, call the store, sign, notify the reconciler. Every
 query is scoped to the calling agent; touching another agent's job is refused and
@@ -14,11 +15,13 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from controller.api.auth import AgentDep, ContextDep
+from controller.api.context import ApiContext
 from controller.api.problems import ApiError
 from controller.api.seal_routes import sealing_keys
 from controller.jobs.payloads import job_spec
 from controller.secrets import seal
 from controller.store import (
+    AgentPrincipal,
     CheckinState,
     InventoryUpload,
     checkin,
@@ -30,9 +33,13 @@ from controller.store import (
     record_audit,
     record_job_event,
 )
+from controller.store.policies import store_policy_results
 from schemas.inventory import AgentConfig
+from schemas.jobs import canonical_json
 from schemas.protocol import (
     AGENT_API_PREFIX,
+    MAX_BUNDLE_BYTES,
+    POLICY_BUNDLE_SIGNATURE_CONTEXT,
     AlertAck,
     AlertReport,
     CheckinRequest,
@@ -45,6 +52,9 @@ from schemas.protocol import (
     JobEventAck,
     LeaseRequest,
     LeaseResponse,
+    PolicyResultAck,
+    PolicyResultReport,
+    SignedPolicyBundle,
 )
 
 router = APIRouter(prefix=AGENT_API_PREFIX, tags=["agent protocol"])
@@ -74,7 +84,54 @@ async def checkin_route(body: CheckinRequest, agent: AgentDep, ctx: ContextDep) 
         jobs_pending=state.jobs_pending, inventory=state.inventory,
         checkin_interval_seconds=ctx.settings.checkin_interval, server_time=ctx.now(),
         config_version=ctx.agent_configs.get(ctx.desired_state(), agent.client, agent.labels, agent.agent_id).version,
+        policies_version=await run_in_threadpool(_policies_version, ctx, agent),
     )
+
+
+def _policies_version(ctx: ApiContext, agent: AgentPrincipal) -> str:
+    desired = ctx.desired_state()
+    if desired is None:
+        return ""
+    return ctx.bundles.version(desired, agent.agent_id, agent.client, agent.labels, ctx.runs.of(agent.agent_id))
+
+
+@router.get("/policies", response_model=SignedPolicyBundle)
+def policies(agent: AgentDep, ctx: ContextDep) -> SignedPolicyBundle:
+    """The policies that apply to this agent with every script they run, signed with the job-signing key.
+    Fetched when the check-in's ``policies_version`` differs from the one the agent holds."""
+    bundle = ctx.bundles.bundle(ctx.desired_state(), agent.agent_id, agent.client, agent.labels,
+                                ctx.runs.of(agent.agent_id))
+    payload = canonical_json(bundle.model_dump(mode="json", by_alias=True))
+    if len(payload) > MAX_BUNDLE_BYTES:
+        raise ApiError(500, "bundle_too_large", f"this agent's policy bundle is {len(payload)} bytes, over the "
+                                                f"{MAX_BUNDLE_BYTES}-byte limit; target fewer policies or smaller "
+                                                "scripts at this device")
+    key_id, signature = ctx.signer.sign_payload(POLICY_BUNDLE_SIGNATURE_CONTEXT, payload)
+    return SignedPolicyBundle(key_id=key_id, payload=payload, signature=signature)
+
+
+@router.post("/policy-results", response_model=PolicyResultAck)
+def policy_results(body: PolicyResultReport, agent: AgentDep, ctx: ContextDep) -> PolicyResultAck:
+    """Store policy results (idempotent per result id). Only policies assigned to this agent under the
+    applied revision are accepted: a report naming another policy is refused whole (403) and audited."""
+    refused = ""
+    if body.agent_id is not None and body.agent_id != agent.agent_id:
+        refused = f"this credential belongs to agent {agent.agent_id}, not {body.agent_id}"
+    desired = ctx.desired_state()
+    assigned = set(ctx.bundles.assigned(desired, agent.agent_id, agent.client, agent.labels)) if desired else set()
+    strangers = sorted({result.policy_id for result in body.results} - assigned)
+    if strangers and not refused:
+        refused = (f"policies {', '.join(strangers[:10])} are not assigned to agent {agent.agent_id} in the "
+                   "applied revision; fetch the policy bundle again and drop results of other policies")
+    if refused:
+        record_audit(ctx.store, actor=agent.agent_id, actor_kind="agent", action="policy-results.refused",
+                     target=body.agent_id or agent.agent_id, client=agent.client,
+                     detail={"reason": refused[:500]}, now=ctx.now())
+        raise ApiError(403, "forbidden", refused)
+    stored = store_policy_results(ctx.store, agent.agent_id, agent.client, body.results, ctx.now())
+    if any(result.run_request for result in body.results):
+        ctx.runs.forget()
+    return PolicyResultAck(stored=stored)
 
 
 @router.get("/config", response_model=AgentConfig)

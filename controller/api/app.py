@@ -11,6 +11,7 @@ from controller.api import (
     hooks,
     operator_routes,
     plan_routes,
+    policy_routes,
     seal_routes,
     ticket_routes,
     warranty_routes,
@@ -49,4 +50,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(seal_routes.router)
     app.include_router(write_routes.router)
     app.include_router(warranty_routes.router)
+    app.include_router(policy_routes.router)
     return app

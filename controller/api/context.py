@@ -17,6 +17,9 @@ from controller.desired import DesiredState
 from controller.gitsource import RepoMirror
 from controller.ingesting import InventoryIngester
 from controller.jobs.signing import JobSigner
+from controller.policies.bundling import PolicyBundles
+from controller.policies.expanding import GitFiles
+from controller.policies.pending import PendingRuns
 from controller.reconciling import SourceHealth
 from controller.settings import ControllerSettings
 from controller.store import Store
@@ -60,6 +63,27 @@ class ApiContext:
     """Ask the reconciler to fetch now (webhooks, API writes)."""
     webhook_secret: Callable[[], bytes | None] = lambda: None
     """The shared secret webhooks must prove (None: webhooks are refused)."""
+    policy_bundles: PolicyBundles | None = None
+    """Each agent's policies (None: built here, reading script files from ``mirror``)."""
+    pending_runs: PendingRuns | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy_bundles is None:
+            mirror, subdir = self.mirror, self.settings.path
+            self.policy_bundles = PolicyBundles(
+                lambda desired: GitFiles(mirror.path if mirror is not None else ".", desired.revision, subdir))
+        if self.pending_runs is None:
+            self.pending_runs = PendingRuns(self.store, self.now)
+
+    @property
+    def bundles(self) -> PolicyBundles:
+        assert self.policy_bundles is not None
+        return self.policy_bundles
+
+    @property
+    def runs(self) -> PendingRuns:
+        assert self.pending_runs is not None
+        return self.pending_runs
 
     def now(self) -> datetime:
         return self.clock()

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
+from schemas.protocol import MAX_POLICY_RESULTS_BYTES
 
 MAX_SCRIPT_REQUEST_BYTES = 2 * 1024 * 1024
 """A script library entry carries the script itself (up to 256 KiB of text, JSON-escaped)."""
@@ -23,6 +24,8 @@ MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 def default_cap(path: str) -> int:
     if path.endswith("/inventory"):
         return MAX_INVENTORY_BYTES
+    if path.endswith("/policy-results"):
+        return MAX_POLICY_RESULTS_BYTES
     if path == "/api/scripts":
         return MAX_SCRIPT_REQUEST_BYTES
     if path.startswith("/api/hooks/"):

@@ -53,7 +53,7 @@ from controller.writing.bodies import (
 )
 from controller.writing.placing import script_file_problem, script_path
 from schemas.alerting import AlertTicketRule
-from schemas.packages import Package
+from schemas.packages import OsName, Package
 from schemas.policies import Policy
 from schemas.resources import Resource, is_dns_label
 from schemas.scripts import Script
@@ -142,9 +142,20 @@ def ticket_rules(principal: OperatorDep, ctx: ContextDep, client: ClientFilter =
 
 
 @router.get("/scripts/library", response_model=ResourceList)
-def script_library(principal: OperatorDep, ctx: ContextDep, client: ClientFilter = None) -> ResourceList:
-    """The script library: every Script resource (its text stays in the repository)."""
-    return _listing(ctx, principal, Script, client)
+def script_library(principal: OperatorDep, ctx: ContextDep, client: ClientFilter = None,
+                   os: OsName | None = None, category: str | None = None,
+                   text: Annotated[str | None, Query(max_length=200,
+                                                     description="In the name or description, any case.")] = None,
+                   ) -> ResourceList:
+    """The script library: every Script resource (its text stays in the repository), filtered by OS,
+    category and text."""
+    listing = _listing(ctx, principal, Script, client)
+    needle = text.lower() if text else None
+    items = [item for item in listing.items
+             if (os is None or os in item.spec.get("os", ()))
+             and (category is None or item.spec.get("category", "general") == category)
+             and (needle is None or needle in item.name.lower() or needle in item.spec.get("description", "").lower())]
+    return ResourceList(revision=listing.revision, items=items)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -83,6 +83,13 @@ class JobSigner:
         )
 
 
+    def sign_payload(self, context: bytes, payload: str) -> tuple[str, str]:
+        """(key id, base64 signature) over ``context + payload``: for signed documents other than jobs
+        (policy bundles), each with its own context so no signature passes for another kind."""
+        signature = self._active.private.sign(context + payload.encode("utf-8"))
+        return self._active.key_id, base64.b64encode(signature).decode()
+
+
 def _read_key(path: Path) -> _Key:
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)

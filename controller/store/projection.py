@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from controller.desired import DesiredState
 from controller.errors import NotFound
 from controller.store.engine import Store
-from controller.store.tables import package_deployments, software_packages
+from controller.store.tables import automation_policies, automation_scripts, package_deployments, software_packages
+from schemas.policies import Policy
+from schemas.scripts import Script
 
 
 class PackageRecord(BaseModel):
@@ -47,8 +49,24 @@ class DeploymentRecord(BaseModel):
 
 
 def replace_projection(session: Session, sha: str, desired: DesiredState) -> None:
-    session.execute(delete(software_packages))
-    session.execute(delete(package_deployments))
+    for table in (software_packages, package_deployments, automation_policies, automation_scripts):
+        session.execute(delete(table))
+    policies = [{
+        "id": loaded.ref, "client": loaded.scope, "name": loaded.name, "mode": loaded.resource.spec.mode,
+        "every": loaded.resource.spec.schedule.every, "template": loaded.resource.spec.template,
+        "spec": loaded.resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "source": str(loaded.location), "revision": sha,
+    } for loaded in desired.of_kind(Policy).values()]
+    scripts = [{
+        "id": loaded.ref, "client": loaded.scope, "name": loaded.name, "shell": loaded.resource.spec.shell,
+        "category": loaded.resource.spec.category, "os": list(loaded.resource.spec.os),
+        "description": loaded.resource.spec.description, "file": loaded.resource.spec.file,
+        "spec": loaded.resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "source": str(loaded.location), "revision": sha,
+    } for loaded in desired.of_kind(Script).values()]
+    for table, rows in ((automation_policies, policies), (automation_scripts, scripts)):
+        if rows:
+            session.execute(insert(table), rows)
     packages = [{
         "id": loaded.ref, "client": loaded.scope, "name": loaded.name,
         "version": loaded.resource.spec.version,
@@ -94,3 +112,4 @@ def get_deployment(store: Store, deployment: str, client: str | None) -> Deploym
         raise NotFound(f"deployment {deployment} is not in the applied revision",
                        hint="deployment ids are 'name' (MSP-wide) or 'client.name'")
     return DeploymentRecord.model_validate(dict(row))
+
