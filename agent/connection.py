@@ -42,6 +42,7 @@ from schemas.jobs import WireModel
 from schemas.limits import MAX_INVENTORY_BYTES, MAX_REQUEST_BYTES
 from schemas.protocol import (
     AGENT_API_PREFIX,
+    MAX_POLICY_RESULTS_BYTES,
     AlertAck,
     AlertReport,
     CheckinRequest,
@@ -54,6 +55,9 @@ from schemas.protocol import (
     JobEventAck,
     LeaseRequest,
     LeaseResponse,
+    PolicyResultAck,
+    PolicyResultReport,
+    SignedPolicyBundle,
 )
 
 Response = TypeVar("Response", bound=BaseModel)
@@ -142,6 +146,14 @@ class ControllerConnection:
     def get_config(self) -> ControllerConfig:
         """What the controller wants of this agent beyond jobs (discovery ranges, inventory schedule)."""
         return self._call("GET", "/config", None, ControllerConfig)
+
+    def get_policies(self) -> SignedPolicyBundle:
+        """This agent's signed policy bundle (verified by the caller before use)."""
+        return self._call("GET", "/policies", None, SignedPolicyBundle)
+
+    def send_policy_results(self, report: PolicyResultReport) -> PolicyResultAck:
+        """Policy results; the answer names the ids stored (or stored before)."""
+        return self._post("/policy-results", report, PolicyResultAck, max_request_bytes=MAX_POLICY_RESULTS_BYTES)
 
     # -- plumbing ----------------------------------------------------------------------------
 

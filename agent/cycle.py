@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from agent.connection import ControllerConnection
-from agent.errors import ProtocolError, ServerBusy
+from agent.errors import ProtocolError, ServerBusy, TemporaryError
 from agent.executing import JobResult, JobRunner
 from agent.extracting import Caps
 from agent.installing import build_packages
@@ -47,6 +47,8 @@ from agent.inventory import Collectors, collect_inventory, section_hash, softwar
 from agent.journal import Journal
 from agent.monitoring.probes import Probes
 from agent.monitoring.watching import Monitors
+from agent.policies.bundles import BundleRefused, BundleStore, verify_bundle
+from agent.policies.engine import Events, PolicyEngine
 from agent.receipts import Receipts
 from agent.settings import AgentSettings
 from agent.state import AgentConfig, AgentState, DataDir
@@ -99,6 +101,12 @@ class CycleReport:
     """``state monitor subject`` of each alert raised or cleared this cycle."""
     alerts_sent: int = 0
     alerts_queued: int = 0
+    policies_version: str = ""
+    policies_fetched: bool = False
+    policy_runs: list[str] = field(default_factory=list)
+    """``policy status trigger`` of each policy run this cycle."""
+    policy_results_sent: int = 0
+    policy_results_queued: int = 0
 
     @property
     def jobs_executed(self) -> bool:
@@ -128,6 +136,8 @@ class CycleReport:
             "next_checkin_seconds": self.interval_seconds,
             "stopped_early": self.stopped_early,
             "alerts": {"changed": self.alerts_raised, "sent": self.alerts_sent, "queued": self.alerts_queued},
+            "policies": {"version": self.policies_version, "fetched": self.policies_fetched, "runs": self.policy_runs,
+                         "sent": self.policy_results_sent, "queued": self.policy_results_queued},
         }
 
 
@@ -152,6 +162,10 @@ class Cycle:
         self.budget = CpuBudget(settings.collection_cpu_budget_seconds)
         self.data_dir = DataDir(settings.data_dir)
         self.monitors = Monitors(settings.data_dir, probes=probes, clock=clock)
+        self.policy_engine = PolicyEngine(settings.data_dir / "policies", clock=clock)
+        self.policy_bundles = BundleStore(settings.data_dir / "policies")
+        self._started = True
+        """Until the first policy evaluation of this process: the agent (re)started."""
 
     def run(self, *, always_lease: bool, wait_seconds: float = 0.0,
             should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
@@ -171,6 +185,10 @@ class Cycle:
                 max_response_bytes=self.settings.max_response_bytes, transport=self.transport,
             ) as connection:
                 self._steps(connection, config, state, report, always_lease, wait_seconds, should_stop)
+        except TemporaryError:
+            # The controller is away: policies still run on schedule; their results wait in the outbox.
+            self._evaluate_policies(config, report)
+            raise
         finally:
             # Whatever was learned before an error (accepted hashes, the interval) is kept.
             report.seen_seq = state.seen_seq
@@ -186,6 +204,7 @@ class Cycle:
         report.interval_seconds = _clamp_interval(checkin.checkin_interval_seconds)
         state.checkin_interval_seconds = report.interval_seconds
         remote, discovery_changed = self._sync_config(connection, checkin, report)
+        self._sync_policies(connection, checkin, config, report)
         self._send_alerts(connection, report)
         report.resent = runner.flush_outbox()
         if always_lease or checkin.jobs_pending:
@@ -193,6 +212,9 @@ class Cycle:
         if not report.stopped_early:
             self._inventory(connection, state, report, asked=checkin.inventory, remote=remote,
                             discovery_changed=discovery_changed)
+        if not report.stopped_early:
+            self._evaluate_policies(config, report)
+        self._send_policy_results(connection, config, report)
         journal = Journal(self.data_dir.journal_dir)
         journal.prune(self.settings.journal_keep)
         report.outbox = len(journal.outbox())
@@ -233,6 +255,56 @@ class Cycle:
         report.config_version, report.config_fetched = fetched.version, True
         log.info("controller config version %s fetched", fetched.version)
         return fetched, held is None or held.discovery != fetched.discovery
+
+    def _sync_policies(self, connection: ControllerConnection, checkin: CheckinResponse, config: AgentConfig,
+                       report: CycleReport) -> None:
+        """Fetch and verify the policy bundle when the check-in names another version than the one held."""
+        keys = TrustedKeys(config.signing_keys)
+        held = self.policy_bundles.load(keys, config.agent_id)
+        report.policies_version = held.version if held is not None else ""
+        wanted = checkin.policies_version
+        if wanted == report.policies_version:
+            return
+        try:
+            signed = connection.get_policies()
+            bundle = verify_bundle(signed, keys, config.agent_id)
+        except (ProtocolError, BundleRefused) as exc:
+            # Keep enforcing what is held; retried at the next check-in.
+            log.warning("policy bundle %s not taken (%s); keeping %s", wanted or "(none)", exc.message,
+                        f"version {report.policies_version}" if held is not None else "no policies")
+            return
+        self.policy_bundles.save(signed)
+        report.policies_version, report.policies_fetched = bundle.version, True
+        log.info("policy bundle version %s fetched: %d policies", bundle.version, len(bundle.policies))
+
+    def _evaluate_policies(self, config: AgentConfig, report: CycleReport) -> None:
+        bundle = self.policy_bundles.load(TrustedKeys(config.signing_keys), config.agent_id)
+        if bundle is None:
+            return
+        events = Events(started=self._started,
+                        alert_raised=any(change.startswith("raised") for change in report.alerts_raised),
+                        inventory_changed=bool(report.inventory_accepted), job_finished=report.jobs_executed)
+        self._started = False
+        for result in self.policy_engine.run(bundle, events):
+            report.policy_runs.append(f"{result.policy_id} {result.status} {result.trigger}")
+
+    def _send_policy_results(self, connection: ControllerConnection, config: AgentConfig,
+                             report: CycleReport) -> None:
+        """Deliver queued results; what is not stored stays queued for the next cycle."""
+        outbox = self.policy_engine.outbox
+        try:
+            report.policy_results_sent = outbox.send(connection.send_policy_results, report.agent_id)
+        except (ProtocolError, ServerBusy) as exc:
+            if isinstance(exc, ProtocolError) and exc.status == 403:
+                # Results of policies no longer assigned are refused for good; the others go next cycle.
+                bundle = self.policy_bundles.load(TrustedKeys(config.signing_keys), config.agent_id)
+                dropped = outbox.drop_policies_except({p.id for p in bundle.policies} if bundle else set())
+                log.warning("the controller refused policy results (%s); dropped %d of unassigned policies",
+                            exc.message, dropped)
+            else:
+                log.warning("policy results not delivered this cycle (%s); they stay queued", exc.message)
+        finally:
+            report.policy_results_queued = len(outbox.pending())
 
     def _runner(self, connection: ControllerConnection, config: AgentConfig, state: AgentState) -> JobRunner:
         packages = build_packages(
