@@ -78,7 +78,7 @@ def _status() -> Any:
     return case((current.status.is_(None), literal("unknown")), else_=current.status)
 
 
-def _pairs(filters: ComplianceFilter) -> Select[Any]:
+def assignment_statuses(filters: ComplianceFilter) -> Select[Any]:
     """(policy, agent, client, status) per assignment, filtered; the base of every roll-up."""
     assigned, current = policy_assignments.c, policy_compliance.c
     status = _status().label("status")
@@ -110,9 +110,19 @@ def _counts(rows: Any) -> dict[tuple[str, ...], Counts]:
     return {key: Counts(**values, total=sum(values.values())) for key, values in found.items()}
 
 
+def client_policy_counts(store: Store) -> dict[tuple[str, str], Counts]:
+    """(client, policy) -> counts, for the status branch's per-client tables."""
+    pairs = assignment_statuses(ComplianceFilter()).subquery()
+    with store.read() as session:
+        rows = session.execute(select(pairs.c.client, pairs.c.policy_id, pairs.c.status, func.count())
+                               .group_by(pairs.c.client, pairs.c.policy_id, pairs.c.status))
+        counted = _counts(rows)
+    return {(key[0], key[1]): value for key, value in counted.items()}
+
+
 def compliance(store: Store, filters: ComplianceFilter, *, device_limit: int = 1000) -> Compliance:
     """Roll-ups of the assignments ``filters`` selects (``client`` also scopes a client's token)."""
-    pairs = _pairs(filters).subquery()
+    pairs = assignment_statuses(filters).subquery()
     by = pairs.c
     with store.read() as session:
         totals = _counts(session.execute(select(by.status, func.count()).group_by(by.status)))

@@ -16,6 +16,7 @@ from controller.desired import DesiredState
 from controller.reconciling import SourceHealth
 from controller.status.alerting import collect_alerts
 from controller.status.assets import collect_assets
+from controller.status.policies import collect_policies
 from controller.status.snapshot import (
     ClientReport,
     DeploymentSummary,
@@ -78,6 +79,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
     jobs = latest_jobs(store, None, None, per_agent=5)
     assets = collect_assets(store, now.date())
     alerting = collect_alerts(store, now)
+    policies = collect_policies(store)
 
     targets_by_agent: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
     targets_by_client: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
@@ -101,6 +103,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
             hardware=assets.hardware.get(agent.agent_id, ()),
             software_count=assets.software_counts.get(agent.agent_id, 0),
             alerts=alerting.device_history.get(agent.agent_id, ()),
+            failing_checks=policies.failing.get(agent.agent_id, ()),
         ))
 
     display = {}
@@ -118,6 +121,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
             warranty_problems=assets.warranty_problems.get(name, ()),
             open_alerts=alerting.open_alerts.get(name, ()),
             open_tickets=alerting.open_tickets.get(name, ()),
+            compliance=policies.by_client.get(name, ()),
         )
         for name in names
     )

@@ -62,6 +62,32 @@ class TicketLine:
 
 
 @dataclass(frozen=True)
+class FailingCheck:
+    """A check of a policy that is not compliant on the device now, with the agent's evidence."""
+
+    policy: str
+    policy_status: str
+    mode: str
+    check: str
+    status: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class PolicyCompliance:
+    policy: str
+    compliant: int
+    non_compliant: int
+    error: int
+    not_applicable: int
+    unknown: int
+
+    @property
+    def total(self) -> int:
+        return self.compliant + self.non_compliant + self.error + self.not_applicable + self.unknown
+
+
+@dataclass(frozen=True)
 class DeviceReport:
     agent_id: str
     client: str
@@ -77,6 +103,8 @@ class DeviceReport:
     software_count: int = 0
     alerts: tuple[AlertLine, ...] = ()
     """The device's recent alerts, newest first: open ones and those of the last 30 days."""
+    failing_checks: tuple[FailingCheck, ...] = ()
+    """Checks of its current policy versions that are non-compliant or in error, by policy."""
 
     @property
     def file_name(self) -> str:
@@ -142,6 +170,8 @@ class ClientReport:
     """Devices whose last warranty lookup failed (the cached answer, if any, still counts)."""
     open_alerts: tuple[AlertLine, ...] = ()
     open_tickets: tuple[TicketLine, ...] = ()
+    compliance: tuple[PolicyCompliance, ...] = ()
+    """Per policy that targets the client's devices: how many are in each state (unknown: no result yet)."""
 
     @property
     def online(self) -> int:
