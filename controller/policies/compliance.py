@@ -5,8 +5,9 @@ current result for the policy *at the assigned version* (``policy_compliance``),
 when there is none - never reported, reported only for an older version, or a policy the
 controller could not deliver. So a device that never reported counts as unknown, not compliant.
 
-One ``GROUP BY`` per dimension over the assignments left-joined to the results: 10,000 agents
-with 30 policies each are 300,000 rows aggregated by the database, never loaded into Python.
+Two ``GROUP BY`` passes over the assignments left-joined to the results (per agent and status,
+per policy and status): 10,000 agents with 30 policies each are 300,000 pairs aggregated by the
+database; Python sums at most five rows a device into clients and groups.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _counts(rows: Any) -> dict[tuple[str, ...], Counts]:
     for *key, status, number in rows:
         bucket = found.setdefault(tuple(key), {})
         bucket[status] = bucket.get(status, 0) + int(number)
-    return {key: Counts(**values, total=sum(values.values())) for key, values in found.items()}
+    return {key: _of(values) for key, values in found.items()}
 
 
 def client_policy_counts(store: Store) -> dict[tuple[str, str], Counts]:
@@ -121,35 +122,50 @@ def client_policy_counts(store: Store) -> dict[tuple[str, str], Counts]:
 
 
 def compliance(store: Store, filters: ComplianceFilter, *, device_limit: int = 1000) -> Compliance:
-    """Roll-ups of the assignments ``filters`` selects (``client`` also scopes a client's token)."""
+    """Roll-ups of the assignments ``filters`` selects (``client`` also scopes a client's token).
+
+    Two aggregate passes over the assignments: per (agent, status) - at most five rows a device,
+    from which devices, clients (a device has one) and groups (through their members) are summed -
+    and per (policy, status).
+    """
     pairs = assignment_statuses(filters).subquery()
     by = pairs.c
     with store.read() as session:
-        totals = _counts(session.execute(select(by.status, func.count()).group_by(by.status)))
+        per_agent = session.execute(select(by.agent_id, by.client, by.status, func.count())
+                                    .group_by(by.agent_id, by.client, by.status)).all()
         policies = _counts(session.execute(
             select(by.policy_id, by.status, func.count()).group_by(by.policy_id, by.status)))
-        clients = _counts(session.execute(
-            select(by.client, by.status, func.count()).group_by(by.client, by.status)))
-        groups = _counts(session.execute(
-            select(device_group_members.c.group_id, by.status, func.count())
-            .join(device_group_members, device_group_members.c.agent_id == by.agent_id)
-            .group_by(device_group_members.c.group_id, by.status)))
-        worst = func.sum(case((by.status.in_(("non_compliant", "error")), 1), else_=0))
-        chosen = (select(by.agent_id).group_by(by.agent_id)
-                  .order_by(worst.desc(), by.agent_id).limit(device_limit + 1)).subquery()
-        device_rows = session.execute(
-            select(by.agent_id, agents.c.hostname, by.client, by.status, func.count())
-            .join(agents, agents.c.id == by.agent_id)
-            .where(by.agent_id.in_(select(chosen.c.agent_id)))
-            .group_by(by.agent_id, agents.c.hostname, by.client, by.status)).all()
-    devices = _counts(device_rows)
-    ordered = sorted(devices.items(), key=lambda item: (-(item[1].non_compliant + item[1].error), item[0]))
+        agent_ids = {row[0] for row in per_agent}
+        names: dict[str, str] = {}
+        groups_of: dict[str, list[str]] = {}
+        if agent_ids:
+            wanted = select(by.agent_id).distinct().subquery()
+            names = dict(session.execute(select(agents.c.id, agents.c.hostname)
+                                         .where(agents.c.id.in_(select(wanted.c.agent_id)))).tuples().all())
+            for group, agent in session.execute(select(device_group_members.c.group_id, device_group_members.c.agent_id)
+                                                .where(device_group_members.c.agent_id.in_(select(wanted.c.agent_id)))):
+                groups_of.setdefault(agent, []).append(group)
+    totals: dict[str, int] = {}
+    clients: dict[tuple[str], dict[str, int]] = {}
+    groups: dict[tuple[str], dict[str, int]] = {}
+    devices: dict[tuple[str, str, str], dict[str, int]] = {}
+    for agent, client, status, number in per_agent:
+        for bucket in (totals, clients.setdefault((client,), {}),
+                       devices.setdefault((agent, names.get(agent, ""), client), {}),
+                       *(groups.setdefault((group,), {}) for group in groups_of.get(agent, ()))):
+            bucket[status] = bucket.get(status, 0) + int(number)
+    ordered = sorted(((key, _of(values)) for key, values in devices.items()),
+                     key=lambda item: (-(item[1].non_compliant + item[1].error), item[0]))
     return Compliance(
-        totals=totals.get((), Counts()),
+        totals=_of(totals),
         policies=[PolicyRollup(policy=key[0], counts=value) for key, value in sorted(policies.items())],
-        clients=[ClientRollup(client=key[0], counts=value) for key, value in sorted(clients.items())],
-        groups=[GroupRollup(group=key[0], counts=value) for key, value in sorted(groups.items())],
+        clients=[ClientRollup(client=key[0], counts=_of(value)) for key, value in sorted(clients.items())],
+        groups=[GroupRollup(group=key[0], counts=_of(value)) for key, value in sorted(groups.items())],
         devices=[DeviceRollup(agent_id=key[0], hostname=key[1], client=key[2], counts=value)
                  for key, value in ordered[:device_limit]],
         devices_truncated=len(ordered) > device_limit,
     )
+
+
+def _of(values: dict[str, int]) -> Counts:
+    return Counts(**values, total=sum(values.values()))
