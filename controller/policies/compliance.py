@@ -140,8 +140,8 @@ def compliance(store: Store, filters: ComplianceFilter, *, device_limit: int = 1
         groups_of: dict[str, list[str]] = {}
         if agent_ids:
             wanted = select(by.agent_id).distinct().subquery()
-            names = dict(session.execute(select(agents.c.id, agents.c.hostname)
-                                         .where(agents.c.id.in_(select(wanted.c.agent_id)))).tuples().all())
+            names = {row.id: row.hostname for row in session.execute(
+                select(agents.c.id, agents.c.hostname).where(agents.c.id.in_(select(wanted.c.agent_id))))}
             for group, agent in session.execute(select(device_group_members.c.group_id, device_group_members.c.agent_id)
                                                 .where(device_group_members.c.agent_id.in_(select(wanted.c.agent_id)))):
                 groups_of.setdefault(agent, []).append(group)
