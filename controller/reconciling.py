@@ -33,7 +33,6 @@ from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
 from controller.policies.assigning import refresh_assignments
 from controller.policies.bundling import PolicyBundles
-from controller.policies.expanding import FileReader, GitFiles
 from controller.proposing import Proposals
 from controller.secrets import SealedSecrets, require_openable
 from controller.settings import ControllerSettings
@@ -135,11 +134,8 @@ class Reconciler:
         self.proposals = Proposals(settings, store, mirror, clock, self.parse_cache, sealed=sealed)
         self._replan_proposals = False
         self._check_merged: tuple[str, ProposalPlanRow] | None = None
-        self.policy_bundles = PolicyBundles(self._files_of)
+        self.policy_bundles = PolicyBundles()
         """Every policy's bundle entry per applied revision; shared with the agent API."""
-
-    def _files_of(self, desired: DesiredState) -> FileReader:
-        return GitFiles(self.mirror.path, desired.revision, self.settings.path)
 
     # -- notifications (thread-safe; called by the API and the watcher) --------------
 

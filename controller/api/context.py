@@ -18,7 +18,6 @@ from controller.gitsource import RepoMirror
 from controller.ingesting import InventoryIngester
 from controller.jobs.signing import JobSigner
 from controller.policies.bundling import PolicyBundles
-from controller.policies.expanding import GitFiles
 from controller.policies.pending import PendingRuns
 from controller.reconciling import SourceHealth
 from controller.settings import ControllerSettings
@@ -64,14 +63,12 @@ class ApiContext:
     webhook_secret: Callable[[], bytes | None] = lambda: None
     """The shared secret webhooks must prove (None: webhooks are refused)."""
     policy_bundles: PolicyBundles | None = None
-    """Each agent's policies (None: built here, reading script files from ``mirror``)."""
+    """Each agent's policies (None: built here)."""
     pending_runs: PendingRuns | None = None
 
     def __post_init__(self) -> None:
         if self.policy_bundles is None:
-            mirror, subdir = self.mirror, self.settings.path
-            self.policy_bundles = PolicyBundles(
-                lambda desired: GitFiles(mirror.path if mirror is not None else ".", desired.revision, subdir))
+            self.policy_bundles = PolicyBundles()
         if self.pending_runs is None:
             self.pending_runs = PendingRuns(self.store, self.now)
 

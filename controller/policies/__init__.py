@@ -1,6 +1,5 @@
 """Policy automation on the controller: what each agent must check, and what the fleet reports back.
 
-* :mod:`expanding` - a Policy's checks and a Script's text (the two seams to the loader);
 * :mod:`bundling` - the signed bundle of policies and scripts each agent fetches, and its version;
 * :mod:`assigning` - which agents each Policy targets (the planner's targeting), kept in SQL;
 * :mod:`compliance` - roll-ups per device, group, client and policy, as aggregate SQL.

@@ -1,11 +1,12 @@
 """The policy bundle each agent fetches (``GET /api/agent/v1/policies``) and its version.
 
 For one applied revision every Policy is turned once into a :class:`PolicyEntry`: its checks
-(:func:`~controller.policies.expanding.policy_checks`), every Script they name - for a check or
-a remediation, resolved from the policy's scope (its client's Script first, then MSP-wide) - with
-text and SHA-256, and a version digesting all of that. A policy that cannot be delivered (a
-template not expanded, a script file missing) gets no entry; its problem is logged once per
-revision and its targets stay *unknown* in compliance.
+(inline, or its PolicyTemplate as the loader expanded it: :meth:`DesiredState.checks_of`), every
+Script they name - for a check or a remediation, resolved from the policy's scope (its client's
+Script first, then MSP-wide) - with the text and SHA-256 the loader read from the same revision
+(:meth:`DesiredState.script_file`), and a version digesting all of that. A policy that cannot be
+delivered gets no entry; its problem is logged once per revision and its targets stay *unknown*
+in compliance.
 
 Which policies apply to an agent is the planner's targeting (:class:`Targeting`) run for that one
 agent. The bundle's version is a digest of the applied entries' versions and the agent's pending
@@ -17,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller.desired import DesiredState, Loaded
 from controller.errors import FleetwardError
 from controller.observed import ObservedAgent
 from controller.planning.targeting import Targeting
-from controller.policies.expanding import FileReader, policy_checks, script_text
 from schemas.checks import Check, ScriptCheck
 from schemas.ids import AgentId
 from schemas.jobs import canonical_json
@@ -59,16 +59,20 @@ def script_names(checks: Sequence[Check]) -> list[str]:
     return names
 
 
-def policy_entry(desired: DesiredState, policy: Loaded[Policy], read: FileReader) -> PolicyEntry:
+def policy_entry(desired: DesiredState, policy: Loaded[Policy]) -> PolicyEntry:
     """What the agent receives for ``policy``; FleetwardError (with the fix) when it cannot be delivered."""
-    checks = policy_checks(desired, policy)
+    checks = list(desired.checks_of(policy))
     scripts: list[BundledScript] = []
     for name in script_names(checks):
         loaded = desired.resolve(Script, policy.scope, name)
         if loaded is None:  # the loader refuses dangling references; a stale revision could still have one
             raise FleetwardError(f"policy {policy.ref} ({policy.location}) uses Script {name!r}, which is not "
                                  "in the revision", hint="add the Script or fix the name")
-        text, digest = script_text(desired, loaded, read)
+        file = desired.script_file(loaded)
+        if file is None:  # only a DesiredState the loader did not build lacks its files
+            raise FleetwardError(f"the text of Script {loaded.ref} ({loaded.resource.spec.file}) is not loaded",
+                                 hint="load the revision with the fleet loader")
+        text, digest = file.text, file.sha256
         declared = loaded.resource.spec
         scripts.append(BundledScript(name=name, ref=loaded.ref, shell=declared.shell, text=text, sha256=digest,
                                      timeout_seconds=declared.timeout_seconds, os=list(declared.os),
@@ -104,8 +108,7 @@ def observed_agent(agent_id: str, client: str, labels: Mapping[str, str]) -> Obs
 class PolicyBundles:
     """Per applied revision: every policy's entry (built once) and each agent's assigned policies."""
 
-    def __init__(self, reader_for: Callable[[DesiredState], FileReader]) -> None:
-        self._reader_for = reader_for
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._entries: dict[str, PolicyEntry] | None = None
@@ -124,11 +127,10 @@ class PolicyBundles:
             self._revision, self._entries, self._assigned = desired.revision, None, {}
 
     def _build(self, desired: DesiredState) -> dict[str, PolicyEntry]:
-        read = self._reader_for(desired)
         built: dict[str, PolicyEntry] = {}
         for policy in desired.of_kind(Policy).values():
             try:
-                built[policy.ref] = policy_entry(desired, policy, read)
+                built[policy.ref] = policy_entry(desired, policy)
             except FleetwardError as problem:
                 log.warning("policy %s is not delivered to agents: %s", policy.ref, problem)
         return built

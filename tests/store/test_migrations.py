@@ -17,7 +17,8 @@ TABLES = {
     "proposal_plans", "asset_hardware_inventory", "asset_software_sections", "asset_license_keys", "asset_licenses",
     "asset_warranties", "asset_network_devices", "asset_history", "agent_alert_history", "service_requests",
     "service_request_notes", "ticket_outbox", "ticket_connector_polls", "automation_policies", "automation_scripts",
-    "policy_assignments", "device_group_members", "policy_compliance", "policy_execution_history", "policy_run_requests",
+    "policy_assignments", "device_group_members", "policy_compliance", "policy_execution_history",
+    "policy_run_requests",
 }
 
 

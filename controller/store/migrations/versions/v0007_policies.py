@@ -1,8 +1,8 @@
 """Policy automation: the applied revision's policies and scripts, assignments, group members,
 per-agent compliance, execution history and run-now requests.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-27
 
 Frozen: describes the schema as of this revision; must not import the models.
