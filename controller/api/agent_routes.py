@@ -19,6 +19,7 @@ from controller.api.context import ApiContext
 from controller.api.problems import ApiError
 from controller.api.seal_routes import sealing_keys
 from controller.jobs.payloads import job_spec
+from controller.policies.alerting import apply_policy_alerts
 from controller.secrets import seal
 from controller.store import (
     AgentPrincipal,
@@ -129,6 +130,7 @@ def policy_results(body: PolicyResultReport, agent: AgentDep, ctx: ContextDep) -
                      detail={"reason": refused[:500]}, now=ctx.now())
         raise ApiError(403, "forbidden", refused)
     stored = store_policy_results(ctx.store, agent.agent_id, agent.client, body.results, ctx.now())
+    apply_policy_alerts(ctx.store, agent.agent_id, agent.client, body.results, ctx.now())
     if any(result.run_request for result in body.results):
         ctx.runs.forget()
     return PolicyResultAck(stored=stored)
