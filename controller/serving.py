@@ -70,6 +70,7 @@ class Controller:
                                           interval=settings.warranty_interval)
         self.app.state.warranty = self.warranty
         self.tickets = TicketWorker(self.store, lambda: self.reconciler.applied)
+        self.context.alerts_changed = self.tickets.alerts_changed
         self.deliveries = OutboxDelivery(self.store, self.sealed, lambda: self.reconciler.applied)
         self.offline = OfflineWatcher(self.store, lambda: self.reconciler.applied, clock)
         self.ticket_sync = TicketSync(self.store, self.sealed, lambda: self.reconciler.applied)

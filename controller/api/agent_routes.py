@@ -182,17 +182,22 @@ def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAc
         raise ApiError(403, "forbidden", f"this credential belongs to agent {agent.agent_id}, "
                                          f"not {body.agent_id}; an agent reports only its own alerts")
     now = ctx.now()
-    for item in sorted(body.alerts, key=lambda alert: alert.observed_at):
-        key = f"agent:{agent.agent_id}:{item.monitor}:{item.subject}"
-        when = min(item.observed_at, now)  # an agent's clock ahead of ours must not date alerts in the future
-        if item.state == "raised":
-            detail = {"subject": item.subject, "values": dict(item.values),
-                      "observed_at": item.observed_at.isoformat()}
-            raise_alert(ctx.store, client=agent.client, agent_id=agent.agent_id, type=f"agent.{item.monitor}",
-                        severity=item.severity, key=key, message=item.message, detail=detail, now=now,
-                        observed_at=when)
-        else:
-            clear_alert(ctx.store, key, now, observed_at=when)
+    changed: list[int] = []
+    try:
+        for item in sorted(body.alerts, key=lambda alert: alert.observed_at):
+            key = f"agent:{agent.agent_id}:{item.monitor}:{item.subject}"
+            when = min(item.observed_at, now)  # an agent's clock ahead of ours must not date alerts in the future
+            if item.state == "raised":
+                detail = {"subject": item.subject, "values": dict(item.values),
+                          "observed_at": item.observed_at.isoformat()}
+                alert_id, _new = raise_alert(ctx.store, client=agent.client, agent_id=agent.agent_id,
+                                             type=f"agent.{item.monitor}", severity=item.severity, key=key,
+                                             message=item.message, detail=detail, now=now, observed_at=when)
+                changed.append(alert_id)
+            elif (cleared := clear_alert(ctx.store, key, now, observed_at=when)) is not None:
+                changed.append(cleared)
+    finally:
+        ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, not at its next tick
     return AlertAck(stored=[item.id for item in body.alerts])
 
 

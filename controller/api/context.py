@@ -6,7 +6,7 @@ handlers get it through the ``context`` dependency. Nothing here is global.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -65,6 +65,8 @@ class ApiContext:
     policy_bundles: PolicyBundles | None = None
     """Each agent's policies (None: built here)."""
     pending_runs: PendingRuns | None = None
+    alerts_changed: Callable[[Iterable[int]], None] = lambda alert_ids: None
+    """Tell the ticket worker which alerts were just stored (after their commit)."""
 
     def __post_init__(self) -> None:
         if self.policy_bundles is None:

@@ -23,6 +23,7 @@ from controller.store.agents import (
     device_labels,
     enroll_agent,
     get_agent,
+    get_agents,
     list_agents,
     revoke_agent,
 )
@@ -115,9 +116,11 @@ from controller.store.service_requests import (
     get_service_request,
     list_service_requests,
     open_service_request,
+    open_service_request_in,
     resolve_for_alert,
     ticket_for_alert,
     update_service_request,
+    update_service_request_in,
 )
 from controller.store.tokens import (
     ApiPrincipal,
@@ -180,6 +183,7 @@ __all__ = [
     "expire_jobs",
     "forget_proposal_plans",
     "get_agent",
+    "get_agents",
     "get_alert",
     "get_deployment",
     "get_hardware",
@@ -212,6 +216,7 @@ __all__ = [
     "list_tokens",
     "note_applied_plan",
     "open_service_request",
+    "open_service_request_in",
     "plan_for_tree",
     "raise_alert",
     "read_observed",
@@ -229,6 +234,7 @@ __all__ = [
     "store_errors",
     "ticket_for_alert",
     "update_service_request",
+    "update_service_request_in",
     "upgrade",
     "write_outcomes",
 ]

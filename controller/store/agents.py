@@ -248,6 +248,15 @@ def get_agent(store: Store, agent_id: str, client: str | None) -> AgentPublic:
     return _public(row)
 
 
+def get_agents(store: Store, agent_ids: Collection[str]) -> dict[str, AgentPublic]:
+    """The devices with these ids that exist, by id (one query: the ticket worker's batch of alerts)."""
+    if not agent_ids:
+        return {}
+    with store.read() as session:
+        rows = session.execute(select(*_PUBLIC).where(agents.c.id.in_(sorted(agent_ids)))).all()
+    return {found.agent_id: found for found in map(_public, rows)}
+
+
 def agent_ids_of_clients(store: Store, clients: Collection[str]) -> set[str]:
     """Every (unrevoked) agent of these clients: the devices a one-client commit can affect."""
     if not clients:

@@ -65,14 +65,14 @@ def raise_alert(store: Store, *, client: str, agent_id: str | None, type: str, s
         return int(created), True
 
 
-def clear_alert(store: Store, key: str, now: datetime, *, observed_at: datetime | None = None) -> bool:
-    """Clear the open alert ``key``; True when one was open. ``cleared_at`` is ``observed_at`` when
-    given, ``updated_at`` always ``now`` (see :func:`raise_alert`)."""
+def clear_alert(store: Store, key: str, now: datetime, *, observed_at: datetime | None = None) -> int | None:
+    """Clear the open alert ``key``; its id when one was open (None: nothing to clear). ``cleared_at`` is
+    ``observed_at`` when given, ``updated_at`` always ``now`` (see :func:`raise_alert`)."""
     with store.write() as session:
         cleared = session.execute(update(alerts).where(alerts.c.key == key, alerts.c.state == "open")
                                   .values(state="cleared", cleared_at=observed_at or now, updated_at=now)
                                   .returning(alerts.c.id)).scalars().all()
-        return bool(cleared)
+        return int(cleared[0]) if cleared else None
 
 
 def clear_alerts_except(store: Store, prefix: str, keep: Collection[str], now: datetime) -> int:

@@ -133,14 +133,23 @@ _COLUMNS = [column for column in service_requests.c if column.name != "open_key"
 
 def open_service_request(store: Store, new: NewServiceRequest, now: datetime) -> tuple[ServiceRequestRow, bool]:
     """Open a ticket, or return the open one with the same key (noting the repeat); (ticket, opened)."""
+    with store.write() as session:
+        return open_service_request_in(session, new, now)
+
+
+def open_service_request_in(session: Session, new: NewServiceRequest,
+                            now: datetime) -> tuple[ServiceRequestRow, bool]:
+    """:func:`open_service_request` inside the caller's write transaction (the ticket worker opens a
+    pass's tickets in one transaction). The insert runs in a savepoint, so losing the race for the
+    key to another writer does not abort the caller's transaction."""
     for _attempt in range(3):
+        existing = _open_with_key(session, new.client, new.dedup_key)
+        if existing is not None:
+            _note(session, existing, new.created_by, f"Repeated: {new.title}", now)
+            _link_alert(session, new.source_alert_id, existing.id)
+            return existing, False
         try:
-            with store.write() as session:
-                existing = _open_with_key(session, new.client, new.dedup_key)
-                if existing is not None:
-                    _note(session, existing, new.created_by, f"Repeated: {new.title}", now)
-                    _link_alert(session, new.source_alert_id, existing.id)
-                    return existing, False
+            with session.begin_nested():
                 ticket_id = session.execute(insert(service_requests).values(
                     client=new.client, agent_id=new.agent_id, source_alert_id=new.source_alert_id,
                     dedup_key=new.dedup_key[:500], open_key=new.dedup_key[:500], title=new.title[:250],
@@ -148,12 +157,12 @@ def open_service_request(store: Store, new: NewServiceRequest, now: datetime) ->
                     assignee=new.assignee, rule=new.rule, created_by=new.created_by[:253],
                     render_error=new.render_error, connector=new.connector, created_at=now, updated_at=now,
                     acknowledged_at=None, resolved_at=None).returning(service_requests.c.id)).scalar_one()
-                _link_alert(session, new.source_alert_id, ticket_id)
-                if new.connector:
-                    _enqueue(session, ticket_id, new.connector, "create", "", f"fw-{ticket_id}-create", now)
-                return _row(session, ticket_id), True
         except exc.IntegrityError:
             continue  # another writer opened the same key a moment ago: read theirs on the next try
+        _link_alert(session, new.source_alert_id, ticket_id)
+        if new.connector:
+            _enqueue(session, ticket_id, new.connector, "create", "", f"fw-{ticket_id}-create", now)
+        return _row(session, ticket_id), True
     raise Conflict(f"could not open a ticket for {new.dedup_key!r}", hint="retry the request")
 
 
@@ -279,46 +288,56 @@ def update_service_request(store: Store, ticket_id: int, client: str | None, *, 
     """Change a ticket; every change is also a note. A transition the life cycle does not allow is a Conflict.
     ``notify``: e-mail addresses told of the change (the note), through the outbox, once."""
     with store.write() as session:
-        ticket = _visible(session, ticket_id, client)
-        values: dict[str, Any] = {}
-        changes = []
-        if state is not None and state != ticket.state:
-            if state not in TRANSITIONS[ticket.state]:
-                allowed = ", ".join(TRANSITIONS[ticket.state]) or "none (closed is final)"
-                raise Conflict(f"service request {ticket_id} is {ticket.state}; it cannot become {state}",
-                               hint=f"allowed next states: {allowed}")
-            values["state"] = state
-            if state == "acknowledged" and ticket.acknowledged_at is None:
-                values["acknowledged_at"] = now
-            if state in OPEN_SERVICE_REQUEST_STATES:
-                values["open_key"] = ticket.dedup_key
-                values["resolved_at"] = None
-            else:
-                values["open_key"] = None
-                values["resolved_at"] = ticket.resolved_at or now
-            changes.append(f"state {ticket.state} → {state}")
-        for name, value, old in (("priority", priority, ticket.priority), ("assignee", assignee, ticket.assignee),
-                                 ("board", board, ticket.board)):
-            if value is not None and value != old:
-                values[name] = value
-                changes.append(f"{name} {old or '-'} → {value}")
-        if values:
-            values["updated_at"] = now
-            try:
-                session.execute(update(service_requests).where(service_requests.c.id == ticket_id).values(values))
-                session.flush()
-            except exc.IntegrityError:
-                raise Conflict(f"service request {ticket_id} cannot be reopened: another open ticket has its "
-                               f"key {ticket.dedup_key!r}", hint="add to that ticket instead") from None
-        text = "; ".join(changes)
-        if note:
-            text = f"{text}\n\n{note}" if text else note
-        if text:
-            resolved = values.get("state") in ("resolved", "closed")
-            _note(session, ticket, actor, text, now, action="resolve" if resolved else "note")
-            if notify:
-                _enqueue_mail(session, ticket, notify, text, note or text, now)
-        return _row(session, ticket_id)
+        return update_service_request_in(session, ticket_id, client, actor=actor, now=now, state=state,
+                                         priority=priority, assignee=assignee, board=board, note=note,
+                                         notify=notify)
+
+
+def update_service_request_in(session: Session, ticket_id: int, client: str | None, *, actor: str,
+                              now: datetime, state: str | None = None, priority: str | None = None,
+                              assignee: str | None = None, board: str | None = None,
+                              note: str | None = None, notify: Sequence[str] = ()) -> ServiceRequestRow:
+    """:func:`update_service_request` inside the caller's write transaction."""
+    ticket = _visible(session, ticket_id, client)
+    values: dict[str, Any] = {}
+    changes = []
+    if state is not None and state != ticket.state:
+        if state not in TRANSITIONS[ticket.state]:
+            allowed = ", ".join(TRANSITIONS[ticket.state]) or "none (closed is final)"
+            raise Conflict(f"service request {ticket_id} is {ticket.state}; it cannot become {state}",
+                           hint=f"allowed next states: {allowed}")
+        values["state"] = state
+        if state == "acknowledged" and ticket.acknowledged_at is None:
+            values["acknowledged_at"] = now
+        if state in OPEN_SERVICE_REQUEST_STATES:
+            values["open_key"] = ticket.dedup_key
+            values["resolved_at"] = None
+        else:
+            values["open_key"] = None
+            values["resolved_at"] = ticket.resolved_at or now
+        changes.append(f"state {ticket.state} → {state}")
+    for name, value, old in (("priority", priority, ticket.priority), ("assignee", assignee, ticket.assignee),
+                             ("board", board, ticket.board)):
+        if value is not None and value != old:
+            values[name] = value
+            changes.append(f"{name} {old or '-'} → {value}")
+    if values:
+        values["updated_at"] = now
+        try:
+            session.execute(update(service_requests).where(service_requests.c.id == ticket_id).values(values))
+            session.flush()
+        except exc.IntegrityError:
+            raise Conflict(f"service request {ticket_id} cannot be reopened: another open ticket has its "
+                           f"key {ticket.dedup_key!r}", hint="add to that ticket instead") from None
+    text = "; ".join(changes)
+    if note:
+        text = f"{text}\n\n{note}" if text else note
+    if text:
+        resolved = values.get("state") in ("resolved", "closed")
+        _note(session, ticket, actor, text, now, action="resolve" if resolved else "note")
+        if notify:
+            _enqueue_mail(session, ticket, notify, text, note or text, now)
+    return _row(session, ticket_id)
 
 
 def resolve_from_psa(store: Store, ticket_id: int, *, connector: str, product: str, status: str,

@@ -1,16 +1,30 @@
 """Turning alerts into tickets: gather the facts, ask the rule engine, do what it decides.
 
 :class:`TicketWorker` runs beside the reconcile loop. Each pass it reads the alerts that changed
-since the previous pass (raised, raised again with news, cleared), and for each one builds what
+(raised, raised again with news, cleared), and for each one builds what
 :mod:`controller.tickets.rules` needs — the rules of the applied revision in the alert's scope,
 the device (labels and the device groups it belongs to), the times the alert was raised
 recently, the open ticket for the rule's deduplication key — and performs the decision on the
 built-in ticket store (:mod:`controller.store.service_requests`): open, add a note, resolve,
 annotate, or wait and look again. It also applies due escalation steps to unacknowledged tickets.
 
-A pass is cheap when nothing changed (one query), so the worker runs every second. After a
-restart every open alert without a ticket is looked at again, so a suppression window that
-was running is not lost.
+How it hears of changes, fastest first:
+
+- The agent alert route calls :meth:`TicketWorker.alerts_changed` with the ids it stored, after
+  its commit: the worker wakes at once and reads exactly those rows. This is what keeps an
+  alert-to-ticket latency well under a second, and it also covers an alert the agent observed
+  long ago (from its outbox) and so dates in the past.
+- A periodic pass (every ``interval``, 1 s) scans for alerts changed since the last scan, with an
+  overlap so a row committed late (its time taken before a slower writer's commit) is not
+  skipped: alerts the controller raises itself (licences, warranties) and those stored through
+  another replica. It also re-checks due suppression windows and applies escalations.
+- After a restart the first pass looks again at every open alert without a ticket, so a
+  suppression window that was running is not lost.
+
+A row is acted on once per change (its state and ``updated_at``), whichever way it arrived.
+Under a storm a pass costs a few queries per batch of alerts, not per alert: the devices, the
+open tickets and the raise history of a whole batch are read at once, and the batch's decisions
+are written in one transaction.
 """
 
 from __future__ import annotations
@@ -18,21 +32,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from controller.desired import DesiredState
 from controller.store import (
+    AgentPublic,
     AlertRow,
     NewServiceRequest,
     Store,
     device_labels,
-    get_agent,
-    open_service_request,
+    get_agents,
+    open_service_request_in,
     update_service_request,
+    update_service_request_in,
 )
 from controller.store.tables import OPEN_SERVICE_REQUEST_STATES, alerts, service_requests
 from controller.tickets.rules import (
@@ -47,6 +66,7 @@ from controller.tickets.rules import (
     OpenTicket,
     ResolveTicket,
     Rule,
+    RuleMatch,
     Ticket,
     Wait,
     decide,
@@ -62,6 +82,16 @@ log = logging.getLogger(__name__)
 SEVERITY_PRIORITY = {"info": "low", "warning": "medium", "critical": "high"}
 HISTORY_WINDOW = timedelta(days=7)
 MAX_EVENTS_PER_PASS = 5_000
+BATCH_SIZE = 50
+"""Alerts decided and written per transaction: enough that a storm costs few commits, few enough that
+a batch's tickets become visible within a fraction of a second and SQLite's write lock is never held
+long against the API."""
+SCAN_OVERLAP = timedelta(seconds=10)
+"""How far before the last scan's newest row the periodic scan looks again (rows already acted
+on are skipped), so a row whose time was taken before another's but committed after is not lost."""
+MAX_SEEN = 200_000
+
+Event = tuple[EventKind, AlertRow]
 
 
 @dataclass
@@ -69,6 +99,14 @@ class PassReport:
     events: int = 0
     decisions: list[Decision] = field(default_factory=list)
     escalated: int = 0
+
+
+@dataclass
+class _Batch:
+    """What one batch of events needs from the store, read once for the batch."""
+
+    tickets: dict[tuple[str, str], Ticket]
+    history: dict[str, list[datetime]]
 
 
 class TicketWorker:
@@ -80,8 +118,11 @@ class TicketWorker:
         """Callable returning the applied DesiredState (None before the first apply)."""
         self.interval = interval
         self._watermark: datetime | None = None
+        self._scan_from: datetime | None = None
         self._seen: dict[int, tuple[str, datetime]] = {}
         self._waits: dict[int, datetime] = {}
+        self._pending: set[int] = set()
+        self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._lock = threading.Lock()
 
@@ -89,17 +130,30 @@ class TicketWorker:
         """Run the next pass now (an alert was just raised or cleared)."""
         self._wake.set()
 
+    def alerts_changed(self, alert_ids: Iterable[int]) -> None:
+        """These alerts were just stored (raised, refreshed or cleared, committed): act on them now.
+
+        Thread-safe and cheap: the API calls it after its commit; the worker reads the rows."""
+        with self._pending_lock:
+            self._pending.update(alert_ids)
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
+        """Pass on every wake-up; a full pass (scan, due waits, escalations) at least every ``interval``."""
+        next_full = 0.0
         while not stop.is_set():
+            full = time.monotonic() >= next_full
+            if full:
+                next_full = time.monotonic() + self.interval
             try:
-                await asyncio.to_thread(self.run_pass)
+                await asyncio.to_thread(self.run_pass, full=full)
             except Exception:
                 log.exception("alert-to-ticket pass failed; trying again")
-            await asyncio.to_thread(self._wake.wait, self.interval)
+            await asyncio.to_thread(self._wake.wait, max(0.0, next_full - time.monotonic()))
             self._wake.clear()
 
-    def run_pass(self, now: datetime | None = None) -> PassReport:
-        """One pass over the alerts that changed, the waits that are due, and the escalations."""
+    def run_pass(self, now: datetime | None = None, *, full: bool = True) -> PassReport:
+        """One pass over the alerts that changed and, when ``full``, the scan, due waits and escalations."""
         with self._lock:
             state: DesiredState | None = self.desired()
             report = PassReport()
@@ -107,131 +161,188 @@ class TicketWorker:
                 return report
             now = now or datetime.now(UTC)
             rules = load_rules(state)
-            for kind, row in self._events(now):
-                report.events += 1
-                report.decisions.append(self._apply(kind, row, state, rules, now))
-            report.escalated = self._escalate(rules, now)
+            events = self._events(now, full)
+            report.events = len(events)
+            for start in range(0, len(events), BATCH_SIZE):
+                chunk = events[start:start + BATCH_SIZE]
+                try:
+                    report.decisions.extend(self._apply_batch(chunk, state, rules, now))
+                except Exception:
+                    self._retry_later(events[start:], now)
+                    raise
+            with self._pending_lock:
+                if self._pending:
+                    self._wake.set()  # more than one pass's worth arrived: go on at once
+            if full:
+                report.escalated = self._escalate(rules, now)
             return report
 
     # -- events ----------------------------------------------------------------------------------
 
-    def _events(self, now: datetime) -> list[tuple[EventKind, AlertRow]]:
+    def _take_pending(self) -> list[int]:
+        with self._pending_lock:
+            if len(self._pending) <= MAX_EVENTS_PER_PASS:
+                taken, self._pending = self._pending, set()
+            else:
+                taken = set(sorted(self._pending)[:MAX_EVENTS_PER_PASS])
+                self._pending -= taken
+        return sorted(taken)
+
+    def _retry_later(self, events: list[Event], now: datetime) -> None:
+        """A batch failed (its transaction rolled back): forget having seen its rows, so they are acted on again."""
+        with self._pending_lock:
+            for kind, row in events:
+                self._seen.pop(row.id, None)
+                if kind == "recheck":
+                    self._waits[row.id] = now
+                else:
+                    self._pending.add(row.id)
+
+    def _events(self, now: datetime, full: bool) -> list[Event]:
         first = self._watermark is None
-        statement = select(*alerts.c).order_by(alerts.c.updated_at, alerts.c.id).limit(MAX_EVENTS_PER_PASS)
+        columns = select(*alerts.c).order_by(alerts.c.updated_at, alerts.c.id).limit(MAX_EVENTS_PER_PASS)
+        scan = None
         if first:
-            statement = statement.where(alerts.c.state == "open", alerts.c.service_request_id.is_(None))
-        else:
-            statement = statement.where(alerts.c.updated_at >= self._watermark)
+            scan = columns.where(alerts.c.state == "open", alerts.c.service_request_id.is_(None))
+        elif full and self._scan_from is not None:
+            scan = columns.where(alerts.c.updated_at >= self._scan_from)
+        pending = self._take_pending()
         with self.store.read() as session:
-            rows = [AlertRow.model_validate(dict(row)) for row in session.execute(statement).mappings()]
-        events: list[tuple[EventKind, AlertRow]] = []
+            scanned = [AlertRow.model_validate(dict(row)) for row in session.execute(scan).mappings()] \
+                if scan is not None else []
+            announced = [AlertRow.model_validate(dict(row)) for start in range(0, len(pending), 1000)
+                         for row in session.execute(select(*alerts.c).where(
+                             alerts.c.id.in_(pending[start:start + 1000]))).mappings()]
+        rechecks = {row.id for row in scanned} if first else set()
+        rows = sorted({row.id: row for row in [*announced, *scanned]}.values(), key=lambda r: (r.updated_at, r.id))
+        events: list[Event] = []
         for row in rows:
             stamp = (row.state, row.updated_at)
-            if self._seen.get(row.id) == stamp:
-                continue  # the boundary row of the previous pass
             before = self._seen.get(row.id)
-            self._seen[row.id] = stamp
-            if row.state == "cleared":
-                if before is not None or not first:
-                    events.append(("cleared", row))
-            elif first or before is None:
-                events.append(("raised" if not first else "recheck", row))
+            if before == stamp:
+                continue  # acted on already (the scan's overlap, or both the API and the scan told us)
+            self._remember(row.id, stamp)
+            if row.id in rechecks:
+                events.append(("recheck", row))
+            elif row.state == "cleared":
+                events.append(("cleared", row))
             else:
-                events.append(("repeated", row))
-            self._watermark = max(self._watermark or row.updated_at, row.updated_at)
-        if self._watermark is None:
-            self._watermark = now
+                events.append(("raised" if before is None else "repeated", row))
+        if scan is not None:
+            newest = max((row.updated_at for row in scanned), default=None)
+            if newest is not None:
+                self._watermark = max(self._watermark or newest, newest)
+            elif self._watermark is None:
+                self._watermark = now
+            # A full page means more rows at the newest time may follow: go on from there, no overlap.
+            assert self._watermark is not None
+            self._scan_from = self._watermark if len(scanned) >= MAX_EVENTS_PER_PASS \
+                else self._watermark - SCAN_OVERLAP
+        if full:
+            events.extend(self._due_waits(now))
+        return events
+
+    def _remember(self, alert_id: int, stamp: tuple[str, datetime]) -> None:
+        self._seen.pop(alert_id, None)
+        self._seen[alert_id] = stamp
+        if len(self._seen) > MAX_SEEN:
+            for stale in list(self._seen)[:MAX_SEEN // 2]:  # the least recently changed half
+                del self._seen[stale]
+
+    def _due_waits(self, now: datetime) -> list[Event]:
         due = [alert_id for alert_id, until in self._waits.items() if until <= now]
-        if due:
-            with self.store.read() as session:
-                found = session.execute(select(*alerts.c).where(alerts.c.id.in_(due))).mappings().all()
-            for mapping in found:
-                waited = AlertRow.model_validate(dict(mapping))
-                self._waits.pop(waited.id, None)
-                if waited.state == "open":
-                    events.append(("recheck", waited))
-        if len(self._seen) > 100_000:
-            self._seen.clear()
+        if not due:
+            return []
+        with self.store.read() as session:
+            found = session.execute(select(*alerts.c).where(alerts.c.id.in_(due))).mappings().all()
+        events: list[Event] = []
+        for mapping in found:
+            waited = AlertRow.model_validate(dict(mapping))
+            self._waits.pop(waited.id, None)
+            if waited.state == "open":
+                events.append(("recheck", waited))
         return events
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def _apply(self, kind: EventKind, row: AlertRow, state: DesiredState, rules: list[Rule],
-               now: datetime) -> Decision:
-        alert = Alert(client=row.client, type=row.type, severity=row.severity, key=row.key, message=row.message,
-                      raised_at=row.raised_at, cleared_at=row.cleared_at, detail=row.detail)
-        device = self._device(row, state)
-        match = match_rule(alert, device, rules)
+    def _apply_batch(self, events: list[Event], state: DesiredState, rules: list[Rule],
+                     now: datetime) -> list[Decision]:
+        """Decide and perform a batch: devices read at once, then one write transaction for the lot."""
+        agents = get_agents(self.store, {row.agent_id for _kind, row in events if row.agent_id is not None})
+        devices: dict[str, Device] = {}
+        matched: list[tuple[EventKind, AlertRow, Alert, Device, RuleMatch | NoRule]] = []
+        for kind, row in events:
+            alert = Alert(client=row.client, type=row.type, severity=row.severity, key=row.key,
+                          message=row.message, raised_at=row.raised_at, cleared_at=row.cleared_at,
+                          detail=row.detail)
+            device = self._device(row, state, agents, devices)
+            matched.append((kind, row, alert, device, match_rule(alert, device, rules)))
+        if not any(isinstance(match, RuleMatch) for *_rest, match in matched):
+            return [NoRule() for _ in matched]
+        with self.store.write() as session:
+            batch = _Batch(
+                tickets=_open_tickets(session, {(row.client, match.dedup_key) for _k, row, _a, _d, match in matched
+                                                if isinstance(match, RuleMatch)}),
+                history=_histories(session, {row.key for _k, row, _a, _d, match in matched
+                                             if isinstance(match, RuleMatch)}, now))
+            return [self._apply(session, batch, kind, row, alert, device, match, state, now)
+                    for kind, row, alert, device, match in matched]
+
+    def _apply(self, session: Session, batch: _Batch, kind: EventKind, row: AlertRow, alert: Alert,
+               device: Device, match: RuleMatch | NoRule, state: DesiredState, now: datetime) -> Decision:
         if isinstance(match, NoRule):
             return match
-        ticket = self._open_ticket(row.client, match.dedup_key)
+        slot = (row.client, match.dedup_key[:500])
         decision = decide(AlertEvent(kind, now if kind == "recheck" else row.updated_at, alert),
-                          self._history(row, now), device, match, ticket)
+                          batch.history.get(row.key, []), device, match, batch.tickets.get(slot))
         ref = _ref(match.rule)
         if isinstance(decision, OpenTicket):
             routing, defaults = decision.routing, _ticket_defaults(state, row.client)
-            open_service_request(self.store, NewServiceRequest(
+            opened, _new = open_service_request_in(session, NewServiceRequest(
                 client=row.client, dedup_key=decision.dedup_key, title=decision.title, body=decision.body,
                 priority=routing.priority or SEVERITY_PRIORITY.get(row.severity, defaults.priority),
                 agent_id=row.agent_id, source_alert_id=row.id, board=routing.board or defaults.board,
                 assignee=routing.assignee or defaults.assignee, rule=ref, created_by=f"rule {ref}",
                 render_error="; ".join(decision.errors), connector=routing.connector), now)
+            batch.tickets[slot] = Ticket(id=opened.id, rule=opened.rule or "", dedup_key=opened.dedup_key,
+                                         opened_at=opened.created_at,
+                                         acknowledged=opened.acknowledged_at is not None,
+                                         escalation_steps_done=opened.escalation_steps)
         elif isinstance(decision, AppendNote | AnnotateTicket):
-            self._link(row.id, decision.ticket.id)
-            update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                   note=decision.text)
+            session.execute(update(alerts).where(alerts.c.id == row.id)
+                            .values(service_request_id=decision.ticket.id))
+            update_service_request_in(session, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
+                                      note=decision.text)
         elif isinstance(decision, ResolveTicket):
-            if self._others_open(decision.ticket.id, row.id):
+            if _others_open(session, decision.ticket.id, row.id):
                 # Two drives low on one device share a ticket: it stays open until the last one clears.
-                update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                       note=f"{decision.note} Other alerts on this ticket are still open.")
+                update_service_request_in(session, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
+                                          note=f"{decision.note} Other alerts on this ticket are still open.")
             else:
-                update_service_request(self.store, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                       state="resolved", note=decision.note)
+                update_service_request_in(session, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
+                                          state="resolved", note=decision.note)
+                batch.tickets.pop(slot, None)
         elif isinstance(decision, Wait):
             self._waits[row.id] = decision.until
         return decision
 
-    def _link(self, alert_id: int, ticket_id: int) -> None:
-        with self.store.write() as session:
-            session.execute(update(alerts).where(alerts.c.id == alert_id).values(service_request_id=ticket_id))
-
-    def _others_open(self, ticket_id: int, alert_id: int) -> bool:
-        with self.store.read() as session:
-            return session.execute(select(alerts.c.id).where(
-                alerts.c.service_request_id == ticket_id, alerts.c.state == "open",
-                alerts.c.id != alert_id).limit(1)).first() is not None
-
-    def _device(self, row: AlertRow, state: DesiredState) -> Device:
+    def _device(self, row: AlertRow, state: DesiredState, agents: dict[str, AgentPublic],
+                devices: dict[str, Device]) -> Device:
         if row.agent_id is None:
             # A controller alert (a licence, a warranty) concerns no one device: its key stands in
             # for the device, so the default deduplication gives each licence its own ticket.
             return Device(id=row.key, hostname="", client=row.client)
-        try:
-            agent = get_agent(self.store, row.agent_id, None)
-        except Exception:
+        if row.agent_id in devices:
+            return devices[row.agent_id]
+        agent = agents.get(row.agent_id)
+        if agent is None:
             return Device(id=row.agent_id, hostname="", client=row.client)
         labels = device_labels(agent)
         groups = frozenset(loaded.name for (scope, _name), loaded in state.of_kind(DeviceGroup).items()
                            if scope in (None, row.client) and loaded.resource.spec.matches(labels, agent.agent_id))
-        return Device(id=agent.agent_id, hostname=agent.hostname, client=agent.client, groups=groups,
-                      labels=labels)
-
-    def _history(self, row: AlertRow, now: datetime) -> list[datetime]:
-        with self.store.read() as session:
-            return list(session.execute(select(alerts.c.raised_at).where(
-                alerts.c.key == row.key, alerts.c.raised_at >= now - HISTORY_WINDOW)).scalars())
-
-    def _open_ticket(self, client: str, key: str) -> Ticket | None:
-        table = service_requests.c
-        with self.store.read() as session:
-            found = session.execute(select(table.id, table.rule, table.dedup_key, table.created_at,
-                                           table.acknowledged_at, table.escalation_steps)
-                                    .where(table.client == client, table.open_key == key[:500])).first()
-        if found is None:
-            return None
-        return Ticket(id=found.id, rule=found.rule or "", dedup_key=found.dedup_key, opened_at=found.created_at,
-                      acknowledged=found.acknowledged_at is not None, escalation_steps_done=found.escalation_steps)
+        devices[row.agent_id] = Device(id=agent.agent_id, hostname=agent.hostname, client=agent.client,
+                                       groups=groups, labels=labels)
+        return devices[row.agent_id]
 
     # -- escalation ------------------------------------------------------------------------------
 
@@ -261,6 +372,43 @@ class TicketWorker:
                                     .values(escalation_steps=table.escalation_steps + 1))
                 escalated += 1
         return escalated
+
+
+def _open_tickets(session: Session, slots: set[tuple[str, str]]) -> dict[tuple[str, str], Ticket]:
+    """The open ticket of each (client, dedup key), for a batch (one query per 500 keys)."""
+    table = service_requests.c
+    wanted = {(client, key[:500]) for client, key in slots}
+    keys = sorted({key for _client, key in wanted})
+    found: dict[tuple[str, str], Ticket] = {}
+    for start in range(0, len(keys), 500):
+        rows = session.execute(select(table.id, table.client, table.open_key, table.rule, table.dedup_key,
+                                      table.created_at, table.acknowledged_at, table.escalation_steps)
+                               .where(table.open_key.in_(keys[start:start + 500]))).all()
+        for row in rows:
+            if (row.client, row.open_key) in wanted:
+                found[(row.client, row.open_key)] = Ticket(
+                    id=row.id, rule=row.rule or "", dedup_key=row.dedup_key, opened_at=row.created_at,
+                    acknowledged=row.acknowledged_at is not None, escalation_steps_done=row.escalation_steps)
+    return found
+
+
+def _histories(session: Session, keys: set[str], now: datetime) -> dict[str, list[datetime]]:
+    """The times each alert key was raised within the history window, for a batch."""
+    ordered = sorted(keys)
+    history: dict[str, list[datetime]] = {}
+    for start in range(0, len(ordered), 500):
+        rows = session.execute(select(alerts.c.key, alerts.c.raised_at)
+                               .where(alerts.c.key.in_(ordered[start:start + 500]),
+                                      alerts.c.raised_at >= now - HISTORY_WINDOW).order_by(alerts.c.id)).all()
+        for row in rows:
+            history.setdefault(row.key, []).append(row.raised_at)
+    return history
+
+
+def _others_open(session: Session, ticket_id: int, alert_id: int) -> bool:
+    return session.execute(select(alerts.c.id).where(
+        alerts.c.service_request_id == ticket_id, alerts.c.state == "open",
+        alerts.c.id != alert_id).limit(1)).first() is not None
 
 
 def load_rules(state: DesiredState) -> list[Rule]:
