@@ -324,6 +324,10 @@ class TicketWorker:
                 batch.tickets.pop(slot, None)
         elif isinstance(decision, Wait):
             self._waits[row.id] = decision.until
+        elif kind == "recheck" and (ticket := batch.tickets.get(slot)) is not None:
+            # Its window ran out after another alert had opened the ticket for its key: it belongs to
+            # that ticket, so the other alert clearing must not resolve it while this one is open.
+            session.execute(update(alerts).where(alerts.c.id == row.id).values(service_request_id=ticket.id))
         return decision
 
     def _device(self, row: AlertRow, state: DesiredState, agents: dict[str, AgentPublic],
