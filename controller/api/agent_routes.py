@@ -23,14 +23,14 @@ from controller.policies.alerting import apply_policy_alerts
 from controller.secrets import seal
 from controller.store import (
     AgentPrincipal,
+    AlertChange,
     CheckinState,
     InventoryUpload,
     checkin,
-    clear_alert,
     enroll_agent,
     ingest_inventory,
     lease_jobs,
-    raise_alert,
+    record_alert_changes,
     record_audit,
     record_job_event,
 )
@@ -182,22 +182,16 @@ def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAc
         raise ApiError(403, "forbidden", f"this credential belongs to agent {agent.agent_id}, "
                                          f"not {body.agent_id}; an agent reports only its own alerts")
     now = ctx.now()
-    changed: list[int] = []
-    try:
-        for item in sorted(body.alerts, key=lambda alert: alert.observed_at):
-            key = f"agent:{agent.agent_id}:{item.monitor}:{item.subject}"
-            when = min(item.observed_at, now)  # an agent's clock ahead of ours must not date alerts in the future
-            if item.state == "raised":
-                detail = {"subject": item.subject, "values": dict(item.values),
-                          "observed_at": item.observed_at.isoformat()}
-                alert_id, _new = raise_alert(ctx.store, client=agent.client, agent_id=agent.agent_id,
-                                             type=f"agent.{item.monitor}", severity=item.severity, key=key,
-                                             message=item.message, detail=detail, now=now, observed_at=when)
-                changed.append(alert_id)
-            elif (cleared := clear_alert(ctx.store, key, now, observed_at=when)) is not None:
-                changed.append(cleared)
-    finally:
-        ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, not at its next tick
+    changes = [AlertChange(key=f"agent:{agent.agent_id}:{item.monitor}:{item.subject}", type=f"agent.{item.monitor}",
+                           severity=item.severity, state=item.state, message=item.message,
+                           detail={"subject": item.subject, "values": dict(item.values),
+                                   "observed_at": item.observed_at.isoformat()},
+                           # an agent's clock ahead of ours must not date alerts in the future
+                           observed_at=min(item.observed_at, now))
+               for item in sorted(body.alerts, key=lambda alert: alert.observed_at)]
+    changed = record_alert_changes(ctx.store, client=agent.client, agent_id=agent.agent_id, changes=changes,
+                                   now=now)
+    ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, not at its next tick
     return AlertAck(stored=[item.id for item in body.alerts])
 
 

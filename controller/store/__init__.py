@@ -28,12 +28,14 @@ from controller.store.agents import (
     revoke_agent,
 )
 from controller.store.alerts import (
+    AlertChange,
     AlertRow,
     clear_alert,
     clear_alerts_except,
     get_alert,
     list_alerts,
     raise_alert,
+    record_alert_changes,
 )
 from controller.store.assets import (
     HardwareRecord,
@@ -135,6 +137,7 @@ from controller.store.tokens import (
 __all__ = [
     "AgentPrincipal",
     "AgentPublic",
+    "AlertChange",
     "AlertRow",
     "ApiPrincipal",
     "AuditRecord",
@@ -220,6 +223,7 @@ __all__ = [
     "plan_for_tree",
     "raise_alert",
     "read_observed",
+    "record_alert_changes",
     "record_applied",
     "record_audit",
     "record_job_event",

@@ -7,12 +7,14 @@ service requests; ``service_request_id`` links them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
 from controller.store.engine import Store
@@ -50,29 +52,75 @@ def raise_alert(store: Store, *, client: str, agent_id: str | None, type: str, s
     in the past would otherwise fall behind its watermark and never become a ticket.
     """
     with store.write() as session:
-        found = session.execute(select(alerts.c.id, alerts.c.message, alerts.c.severity)
-                                .where(alerts.c.key == key, alerts.c.state == "open")).first()
-        if found is not None:
-            if found.message != message or found.severity != severity:
-                session.execute(update(alerts).where(alerts.c.id == found.id).values(
-                    message=message, severity=severity, detail=detail or {}, updated_at=now))
-            return int(found.id), False
-        created = session.execute(alerts.insert().values(
-            client=client, agent_id=agent_id, type=type, severity=severity, key=key, state="open",
-            message=message, detail=detail or {}, raised_at=observed_at or now, updated_at=now,
-            cleared_at=None,
-        ).returning(alerts.c.id)).scalar_one()
-        return int(created), True
+        return _raise(session, client=client, agent_id=agent_id, type=type, severity=severity, key=key,
+                      message=message, detail=detail, now=now, observed_at=observed_at or now)
 
 
 def clear_alert(store: Store, key: str, now: datetime, *, observed_at: datetime | None = None) -> int | None:
     """Clear the open alert ``key``; its id when one was open (None: nothing to clear). ``cleared_at`` is
     ``observed_at`` when given, ``updated_at`` always ``now`` (see :func:`raise_alert`)."""
     with store.write() as session:
-        cleared = session.execute(update(alerts).where(alerts.c.key == key, alerts.c.state == "open")
-                                  .values(state="cleared", cleared_at=observed_at or now, updated_at=now)
-                                  .returning(alerts.c.id)).scalars().all()
-        return int(cleared[0]) if cleared else None
+        return _clear(session, key, now, observed_at=observed_at or now)
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """One raise or clear of an agent's report, for :func:`record_alert_changes`."""
+
+    key: str
+    type: str
+    severity: Severity
+    state: Literal["raised", "cleared"]
+    message: str
+    detail: dict[str, Any]
+    observed_at: datetime
+    """When the agent saw it: the alert's raised_at or cleared_at."""
+
+
+def record_alert_changes(store: Store, *, client: str, agent_id: str | None,
+                         changes: Sequence[AlertChange], now: datetime) -> list[int]:
+    """Raise or clear each alert in order, all in one transaction; the ids of the alerts touched.
+    ``raised_at``/``cleared_at`` keep each change's ``observed_at``, ``updated_at`` is ``now`` (see
+    :func:`raise_alert`).
+
+    One transaction per report, not per item: a storm of reports then costs SQLite's single writer
+    a commit per report, which is what keeps the API answering (not 503) under one."""
+    touched: list[int] = []
+    with store.write() as session:
+        for change in changes:
+            if change.state == "raised":
+                alert_id, _new = _raise(session, client=client, agent_id=agent_id, type=change.type,
+                                        severity=change.severity, key=change.key, message=change.message,
+                                        detail=change.detail, now=now,
+                                        observed_at=change.observed_at)
+                touched.append(alert_id)
+            elif (cleared := _clear(session, change.key, now, observed_at=change.observed_at)) is not None:
+                touched.append(cleared)
+    return touched
+
+
+def _raise(session: Session, *, client: str, agent_id: str | None, type: str, severity: str, key: str,
+           message: str, detail: dict[str, Any] | None, now: datetime, observed_at: datetime) -> tuple[int, bool]:
+    found = session.execute(select(alerts.c.id, alerts.c.message, alerts.c.severity)
+                            .where(alerts.c.key == key, alerts.c.state == "open")).first()
+    if found is not None:
+        if found.message != message or found.severity != severity:
+            session.execute(update(alerts).where(alerts.c.id == found.id).values(
+                message=message, severity=severity, detail=detail or {}, updated_at=now))
+        return int(found.id), False
+    created = session.execute(alerts.insert().values(
+        client=client, agent_id=agent_id, type=type, severity=severity, key=key, state="open",
+        message=message, detail=detail or {}, raised_at=observed_at, updated_at=now,
+        cleared_at=None,
+    ).returning(alerts.c.id)).scalar_one()
+    return int(created), True
+
+
+def _clear(session: Session, key: str, now: datetime, *, observed_at: datetime) -> int | None:
+    cleared = session.execute(update(alerts).where(alerts.c.key == key, alerts.c.state == "open")
+                              .values(state="cleared", cleared_at=observed_at, updated_at=now)
+                              .returning(alerts.c.id)).scalars().all()
+    return int(cleared[0]) if cleared else None
 
 
 def clear_alerts_except(store: Store, prefix: str, keep: Collection[str], now: datetime) -> int:
