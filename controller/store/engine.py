@@ -14,6 +14,7 @@ when the schema is current).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ from controller.errors import StoreUnavailable
 from controller.store.connecting import WRITE_OPTIONS, create_store_engine, safe_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+WRITER_WAIT = 30.0
+"""Seconds a thread waits for its turn to write to SQLite before the store reports itself unavailable."""
 
 # Any constant works; it only has to be the same for every replica running migrations.
 _MIGRATION_LOCK = 0x466C_6565_7477
@@ -67,6 +71,11 @@ class Store:
         self.dialect = engine.dialect.name
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
+        # SQLite has one writer. Threads of this process queue for it here, blocked and off the
+        # interpreter, instead of in SQLite's busy handler: there they poll, and under a storm of
+        # requests a holder slowed by dozens of runnable threads kept the lock past the busy timeout
+        # (503s). Re-entrant, so a nested write still reaches SQLite as before.
+        self._writer = threading.RLock() if self.dialect == "sqlite" else None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, sqlite_busy_timeout: float = 5.0) -> Store:
@@ -89,8 +98,18 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed when the block ends without an exception."""
-        with store_errors(self.url), self.write_sessions() as session, session.begin():
-            yield session
+        if self._writer is None:
+            with store_errors(self.url), self.write_sessions() as session, session.begin():
+                yield session
+            return
+        if not self._writer.acquire(timeout=WRITER_WAIT):
+            raise StoreUnavailable(f"database {safe_url(self.url)} is busy: no write turn within {WRITER_WAIT:.0f} s",
+                                   hint="the controller is overloaded; the request can be retried")
+        try:
+            with store_errors(self.url), self.write_sessions() as session, session.begin():
+                yield session
+        finally:
+            self._writer.release()
 
     def close(self) -> None:
         self.engine.dispose()
