@@ -86,6 +86,10 @@ BATCH_SIZE = 50
 """Alerts decided and written per transaction: enough that a storm costs few commits, few enough that
 a batch's tickets become visible within a fraction of a second and SQLite's write lock is never held
 long against the API."""
+WRITE_BUDGET = 0.05
+"""Seconds one batch's write transaction may run before it commits and leaves the rest to the next:
+under a storm the API's request threads compete for the interpreter, and a transaction stretched
+by that would hold SQLite's one write lock against them for seconds."""
 SCAN_OVERLAP = timedelta(seconds=10)
 """How far before the last scan's newest row the periodic scan looks again (rows already acted
 on are skipped), so a row whose time was taken before another's but committed after is not lost."""
@@ -163,13 +167,15 @@ class TicketWorker:
             rules = load_rules(state)
             events = self._events(now, full)
             report.events = len(events)
-            for start in range(0, len(events), BATCH_SIZE):
-                chunk = events[start:start + BATCH_SIZE]
+            start = 0
+            while start < len(events):
                 try:
-                    report.decisions.extend(self._apply_batch(chunk, state, rules, now))
+                    decided = self._apply_batch(events[start:start + BATCH_SIZE], state, rules, now)
                 except Exception:
                     self._retry_later(events[start:], now)
                     raise
+                report.decisions.extend(decided)
+                start += len(decided)
             with self._pending_lock:
                 if self._pending:
                     self._wake.set()  # more than one pass's worth arrived: go on at once
@@ -267,7 +273,8 @@ class TicketWorker:
 
     def _apply_batch(self, events: list[Event], state: DesiredState, rules: list[Rule],
                      now: datetime) -> list[Decision]:
-        """Decide and perform a batch: devices read at once, then one write transaction for the lot."""
+        """Decide and perform a batch: devices read at once, then one write transaction for as many of
+        its events as fit in ``WRITE_BUDGET`` (at least one); the decisions made, in order."""
         agents = get_agents(self.store, {row.agent_id for _kind, row in events if row.agent_id is not None})
         devices: dict[str, Device] = {}
         matched: list[tuple[EventKind, AlertRow, Alert, Device, RuleMatch | NoRule]] = []
@@ -285,8 +292,13 @@ class TicketWorker:
                                                 if isinstance(match, RuleMatch)}),
                 history=_histories(session, {row.key for _k, row, _a, _d, match in matched
                                              if isinstance(match, RuleMatch)}, now))
-            return [self._apply(session, batch, kind, row, alert, device, match, state, now)
-                    for kind, row, alert, device, match in matched]
+            decisions: list[Decision] = []
+            deadline = time.monotonic() + WRITE_BUDGET
+            for kind, row, alert, device, match in matched:
+                decisions.append(self._apply(session, batch, kind, row, alert, device, match, state, now))
+                if time.monotonic() > deadline:
+                    break  # the rest in the next transaction: the API's writers are waiting for the lock
+            return decisions
 
     def _apply(self, session: Session, batch: _Batch, kind: EventKind, row: AlertRow, alert: Alert,
                device: Device, match: RuleMatch | NoRule, state: DesiredState, now: datetime) -> Decision:
