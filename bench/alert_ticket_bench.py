@@ -8,7 +8,9 @@ Per database: the real controller (``controller.serving.Controller``: API, recon
 worker, status writer) runs in a child process on a free loopback port, serving a git fleet
 repository with one AlertTicketRule (critical ``agent.*`` alerts, one ticket per alert key,
 clearing resolves). ``--agents`` simulated agents enrol through the real API; each then POSTs its
-alerts over HTTP on its own keep-alive connection, one alert per request. Two scenarios:
+alerts over HTTP on its own keep-alive connection, as the agent's outbox does: it waits for its next
+alert and sends everything due by then in one report (one alert per report at 10/s; more when
+answers are slow). Two scenarios:
 
 - **steady**: 10 alerts/s for ``--steady-seconds``;
 - **storm**: ``--storm`` alerts within ``--storm-seconds`` (10,000 in a minute): raises of many
@@ -212,22 +214,27 @@ async def post_all(url: str, credentials: list[str], plan: list[Send]) -> list[S
     offset = time.time() - start
 
     async def agent(index: int, sends: list[Send]) -> None:
+        # Like the agent's outbox: wait for the next alert, then send everything due in one report.
         headers = {"Authorization": f"Bearer {credentials[index]}"}
         async with httpx.AsyncClient(base_url=f"{url}/api/agent/v1", headers=headers, timeout=60) as http:
-            for number, send in enumerate(sends):
-                delay = start + send.at - time.monotonic()
+            done = 0
+            while done < len(sends):
+                delay = start + sends[done].at - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                item = {"id": f"i{number}", "monitor": send.monitor, "subject": send.subject,
-                        "severity": send.severity, "state": send.state, "message": send.message,
-                        "observed_at": datetime.now(UTC).isoformat()}
+                due = [send for send in sends[done:] if start + send.at <= time.monotonic()] or [sends[done]]
+                items = [{"id": f"i{done + number}", "monitor": send.monitor, "subject": send.subject,
+                          "severity": send.severity, "state": send.state, "message": send.message,
+                          "observed_at": datetime.now(UTC).isoformat()} for number, send in enumerate(due)]
                 posted = time.monotonic() + offset
                 try:
-                    response = await http.post("/alerts", json={"alerts": [item]})
+                    response = await http.post("/alerts", json={"alerts": items})
                     status = response.status_code
                 except httpx.HTTPError:
                     status = 0
-                results.append(Sent(send, posted, time.monotonic() + offset, status))
+                answered = time.monotonic() + offset
+                results.extend(Sent(send, posted, answered, status) for send in due)
+                done += len(due)
 
     await asyncio.gather(*(agent(index, sends) for index, sends in by_agent.items()))
     return results
@@ -377,7 +384,7 @@ def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent
         deadline = time.monotonic() + settle
         wanted = sum(1 for send in plan if send.expect == "open")
         while time.monotonic() < deadline:
-            opened = {key for key, _t, _c, _s in watcher.seen.tickets.values()}
+            opened = {key for key, _t, _c, _s in list(watcher.seen.tickets.values())}
             if len({f"agent:{agent_ids[s.agent]}:{s.monitor}:{s.subject}" for s in plan
                     if s.expect == "open"} - opened) == 0:
                 break
