@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field
 
 from schemas.monitoring import MonitorSettings
 from schemas.resources import Resource, SpecModel, register_kind
+from schemas.rollouts import Window
 from schemas.timezones import TimeZoneName
 
 
@@ -63,6 +64,8 @@ class ClientSpec(SpecModel):
         description="Passive discovery (neighbour tables) always runs; active scans only of these ranges.")
     monitors: MonitorSettings | None = Field(
         default=None, description="Overrides the Fleet's defaults.monitors, field by field.")
+    deployment_window: Window | None = Field(
+        default=None, description="Default maintenance window of deployments on this client's devices.")
 
 
 @register_kind

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.resources import DnsLabel, Resource, SpecModel, register_kind
+from schemas.rollouts import Rollout, Window
 
 
 class Targets(SpecModel):
@@ -38,6 +39,11 @@ class DeploymentSpec(SpecModel):
     suspend: bool = Field(
         default=False, description="Stop emitting new jobs; jobs already issued still run."
     )
+    rollout: Rollout = Field(
+        default_factory=Rollout,
+        description="Waves; default: 1 canary device, 10 %, 50 %, 100 % (never everything at once).")
+    window: Window | None = Field(
+        default=None, description="Maintenance window for installs; overrides the client's deploymentWindow.")
 
 
 @register_kind
