@@ -24,6 +24,7 @@ from controller.planning.plans import (
     Plan,
 )
 from controller.planning.retrying import DEFAULT_RETRY, RetryPolicy
+from controller.planning.staging import Staged, stage
 from controller.planning.targeting import Targeting, index_agents
 from schemas.ids import AgentId
 from schemas.packages import Package
@@ -59,6 +60,7 @@ def plan(
     targeting = Targeting(desired, agents)
     deployment_refs: list[str] = []
     intents: list[tuple[Desire, frozenset[AgentId]]] = []
+    staged: list[Staged] = []
     for loaded in sorted(desired.deployments.values(), key=lambda item: item.ref):
         deployment_refs.append(loaded.ref)
         spec = loaded.resource.spec
@@ -69,6 +71,7 @@ def plan(
             deployment=loaded.ref, scope=loaded.scope, package=package.resource,
             ensure=spec.ensure, suspended=spec.suspend, version=package.resource.spec.version,
         )
+        staged.append(Staged(loaded, desire))
         targets = targeting.targets(loaded)
         if only_agents is not None:
             targets = targets & frozenset(only_agents)
@@ -99,7 +102,7 @@ def plan(
             if converged_present and installed == desire.version and not agent.open_jobs:
                 # The common case, concluded here without ``decide``'s bookkeeping.
                 add_outcome(make_outcome((desire.deployment, agent_id, agent.client, agent.hostname, name,
-                                          "present", installed, "converged", "", installed, None)))
+                                          "present", installed, "converged", "", installed, None, None)))
                 continue
             decide(agent, name, (desire,), now, retry, decision)
     for (agent_id, name), desires in grouped.items():
@@ -116,6 +119,7 @@ def plan(
                     reason=f"no deployment wants {job.package} on this device any more",
                 ))
 
+    staging = stage(desired, observed, staged, decision, by_id, now, retry, full=only_agents is None)
     decision.outcomes.sort(key=itemgetter(0, 1))  # (deployment, agent_id)
     return Plan(
         revision=desired.revision,
@@ -123,4 +127,6 @@ def plan(
         cancellations=tuple(sorted(decision.cancellations, key=lambda c: (c.agent_id, c.job_id))),
         outcomes=tuple(decision.outcomes),
         deployments=tuple(deployment_refs),
+        rollouts=tuple(sorted(staging.reports, key=lambda report: report.deployment)),
+        needs_full=staging.needs_full,
     )

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, NamedTuple
 
+from controller.planning.rollouts import RolloutReport
 from schemas.ids import AgentId, JobId
 from schemas.jobs import JobAction
 from schemas.packages import Installer
@@ -23,6 +25,10 @@ OutcomeState = Literal[
     "conflict",  # two deployments of the same scope want different things
     "overridden",  # a deployment under clients/<name>/ decides this package on this device
     "suspended",  # the deployment is suspended; nothing is issued
+    "waiting",  # in a rollout wave that has not started yet
+    "halted",  # the rollout halted (failures or a rollback); nothing new is issued
+    "scheduled",  # the next maintenance window is too far ahead to issue the job yet
+    "rolled-back",  # a rollback returned the device to the version it had before
 ]
 
 
@@ -38,6 +44,10 @@ class JobIntent:
     version: str
     installer: Installer
     previous_version: str | None = None
+    not_before: datetime | None = None
+    """Start of the maintenance window the install must wait for (the agent may download earlier)."""
+    not_after: datetime | None = None
+    """End of that window: the agent does not start the install after it."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class DeviceOutcome(NamedTuple):
     installed_version: str | None = None
     action: JobAction | None = None
     """The action this device needs (issued now or already in flight); None when converged."""
+    wave: int | None = None
+    """The rollout wave (1-based) the device is in."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,10 @@ class Plan:
     outcomes: tuple[DeviceOutcome, ...] = ()
     deployments: tuple[str, ...] = field(default=())
     """Every deployment the plan covered, including those that target no device."""
+    rollouts: tuple[RolloutReport, ...] = ()
+    """A full plan's rollout of every deployment (incremental plans leave rollouts as they were)."""
+    needs_full: bool = False
+    """An incremental plan saw a result that may move a rollout: a full pass should follow."""
 
     @property
     def is_empty(self) -> bool:

@@ -9,6 +9,7 @@ import pytest
 from controller.observed import FailureRecord
 from controller.planning import RetryPolicy, plan
 from tests.support.resources import (
+    ALL_AT_ONCE,
     NOW,
     agent,
     client,
@@ -27,7 +28,7 @@ def fleet(*, version: str = "1.0.0", ensure: str = "present", suspend: bool = Fa
         ("acme", package("hello-tool", version)),
         ("acme", group("linux-boxes", {"os": "linux"})),
         ("acme", deployment("hello-on-linux", "hello-tool", group_name="linux-boxes",
-                            ensure=ensure, suspend=suspend)),
+                            ensure=ensure, suspend=suspend, rollout=ALL_AT_ONCE)),
     ])
 
 
@@ -120,7 +121,7 @@ def test_msp_deployment_reaches_every_client():
     fleet_state = desired([
         (None, package("hello-tool")),
         (None, group("all-linux", {"os": "linux"})),
-        (None, deployment("hello", "hello-tool", group_name="all-linux")),
+        (None, deployment("hello", "hello-tool", group_name="all-linux", rollout=ALL_AT_ONCE)),
     ])
     result = plan(fleet_state, observed(agent("a1"), agent("g1", client_name="globex")), NOW)
     assert sorted(j.agent_id for j in result.jobs) == ["a1", "g1"]
@@ -202,7 +203,7 @@ def test_arch_specific_installer_wins_over_any_arch():
         {"os": "linux", "arch": "aarch64", "type": "archive", "url": "https://x/arm.tar",
          "sha256": "2" * 64},
     ]})
-    fleet_state = desired([(None, pkg), (None, deployment("d", "tool", devices=["a1", "a2"]))])
+    fleet_state = desired([(None, pkg), (None, deployment("d", "tool", devices=["a1", "a2"], rollout=ALL_AT_ONCE))])
     result = plan(fleet_state, observed(agent("a1", arch="aarch64"), agent("a2")), NOW)
     urls = {j.agent_id: j.installer.url for j in result.jobs}
     assert urls == {"a1": "https://x/arm.tar", "a2": "https://x/any.tar"}

@@ -42,19 +42,28 @@ def group(name: str, match_labels: Mapping[str, str] | None = None, devices: Ite
     return resource("DeviceGroup", name, spec)
 
 
+ALL_AT_ONCE = {"waves": [{"percent": 100}], "failureThreshold": 100}
+"""A rollout of one wave that never halts: for tests about deciding, not about rollouts."""
+
+
 def deployment(name: str, package_name: str, *, group_name: str | None = None,
-               devices: Iterable[str] = (), ensure: str = "present", suspend: bool = False) -> Resource:
+               devices: Iterable[str] = (), ensure: str = "present", suspend: bool = False,
+               rollout: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None) -> Resource:
     targets: dict[str, Any] = {}
     if group_name:
         targets["group"] = group_name
     if devices:
         targets["devices"] = list(devices)
-    return resource("Deployment", name, {"package": package_name, "ensure": ensure,
-                                         "targets": targets, "suspend": suspend})
+    spec: dict[str, Any] = {"package": package_name, "ensure": ensure, "targets": targets, "suspend": suspend}
+    if rollout is not None:
+        spec["rollout"] = dict(rollout)
+    if window is not None:
+        spec["window"] = dict(window)
+    return resource("Deployment", name, spec)
 
 
-def client(name: str) -> Resource:
-    return resource("Client", name, {"displayName": name.upper()})
+def client(name: str, **spec: Any) -> Resource:
+    return resource("Client", name, {"displayName": name.upper(), **spec})
 
 
 def desired(items: Iterable[tuple[str | None, Resource]], revision: str = "a" * 40) -> DesiredState:
