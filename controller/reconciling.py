@@ -29,7 +29,7 @@ from controller.gitsource import Backoff, RepoMirror, verify_commit
 from controller.licensing import refresh_licences
 from controller.loading import GitTreeSource, ParseCache, load_revision
 from controller.loading.problems import problem
-from controller.planning import DEFAULT_RETRY, RetryPolicy, plan
+from controller.planning import DEFAULT_RETRY, Plan, RetryPolicy, plan
 from controller.planning.changes import resource_changes, touched_clients
 from controller.policies.assigning import refresh_assignments
 from controller.policies.bundling import PolicyBundles
@@ -43,11 +43,13 @@ from controller.store import (
     expire_jobs,
     issue_jobs,
     last_applied,
+    raise_alert,
     read_observed,
     record_applied,
     record_rejected,
     requeue_stale_leases,
     write_outcomes,
+    write_rollouts,
 )
 from schemas.ids import AgentId
 
@@ -57,6 +59,7 @@ MAINTENANCE_INTERVAL = 15.0
 LICENCE_INTERVAL = 300.0
 """Licence compliance is recomputed this often (and after every applied revision)."""
 ERROR_PAUSE = 2.0
+ROLLOUT_HALTED = "controller.rollout-halted"
 
 
 @contextlib.contextmanager
@@ -112,6 +115,8 @@ class Reconciler:
         self.retry = retry
         self.backoff = backoff or Backoff(initial=2.0, maximum=300.0)
         self.applied: DesiredState | None = None
+        self.applied_author = ""
+        """Who committed the applied revision: the actor of the rollouts it starts."""
         self.source = SourceHealth(ok=True)
         self._last_head: str | None = None
         self._guard = threading.Lock()
@@ -188,6 +193,7 @@ class Reconciler:
             return
         try:
             self.applied = self.load(row.sha)
+            self.applied_author = row.author
             self._last_head = row.sha
         except (RevisionInvalid, FleetwardError) as error:
             log.warning("could not restore applied revision %s: %s", row.sha[:12], error)
@@ -225,6 +231,7 @@ class Reconciler:
             return False
         record_applied(self.store, head, self.settings.branch, info, desired, now)
         previous, self.applied = self.applied, desired
+        self.applied_author = f"{info.author_name} <{info.author_email}>" if info.author_email else info.author_name
         self._licences_due = True
         published = self.proposals.published_for(head)
         self._check_merged = (head, published) if published is not None else None
@@ -289,12 +296,28 @@ class Reconciler:
             self._jobs_issued({job.agent_id for job in result.jobs})
         write_outcomes(self.store, result.outcomes, agents, now)
         refresh_assignments(self.store, desired, observed, self.policy_bundles, agents)
+        if result.rollouts:
+            self.record_rollouts(result, desired, now)
+        if result.needs_full:
+            self._full = True  # a result may move a rollout: evaluate it over every device next
         if self._check_merged is not None:
             (merged, published), self._check_merged = self._check_merged, None
             hostnames: dict[str, str] = {a_id: agent.hostname for a_id, agent in observed.agents.items()}
             self.proposals.note_if_merged(merged, published, result, hostnames, covered=agents)
         self.passes += 1
         return PassResult(len(observed.agents), len(result.jobs), len(result.cancellations))
+
+    def record_rollouts(self, result: Plan, desired: DesiredState, now: datetime) -> None:
+        """Store each rollout's state and transitions; a rollout that halted itself raises an alert."""
+        for report in write_rollouts(self.store, result.rollouts, desired, self.applied_author, now):
+            client = report.deployment.rpartition(".")[0] or "msp"
+            raise_alert(self.store, client=client, agent_id=None, type=ROLLOUT_HALTED, severity="critical",
+                        key=f"rollout:{report.deployment}:{report.state.digest}", now=now,
+                        message=f"rollout of {report.deployment} halted in wave {report.state.wave + 1}: "
+                                f"{report.state.reason}",
+                        detail={"deployment": report.deployment, "wave": report.state.wave + 1,
+                                "reason": report.state.reason})
+            log.warning("rollout of %s halted: %s", report.deployment, report.state.reason)
 
     def maintain(self) -> None:
         now = self.clock()

@@ -54,6 +54,11 @@ class JobSpec(WireModel):
     )
     deployment: str = Field(description="Deployment id: 'name' (MSP-wide) or 'client.name'.")
     revision: str = Field(description="Commit the job was planned from.")
+    not_before: datetime | None = Field(
+        default=None, description="Maintenance window start: the agent may download before it but installs "
+                                  "only from then on (by its own clock).")
+    not_after: datetime | None = Field(
+        default=None, description="Maintenance window end: the agent does not start the install after it.")
 
 
 class SignedJob(WireModel):

@@ -22,4 +22,6 @@ def job_spec(row: JobRow) -> JobSpec:
         previous_version=row.previous_version,
         deployment=row.deployment,
         revision=row.revision,
+        not_before=row.not_before,
+        not_after=row.not_after,
     )

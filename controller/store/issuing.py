@@ -57,7 +57,10 @@ def issue_jobs(store: Store, plan: Plan, revision: str, now: datetime, job_ttl: 
                 "previous_version": intent.previous_version, "deployment": intent.deployment,
                 "revision": revision,
                 "installer": intent.installer.model_dump(mode="json"), "state": "queued", "deliveries": 0,
-                "created_at": now, "expires_at": now + job_ttl, "leased_until": None, "updated_at": now,
+                "not_before": intent.not_before, "not_after": intent.not_after,
+                # A job for a later window lives until that window closes.
+                "created_at": now, "expires_at": max(now + job_ttl, intent.not_after or now),
+                "leased_until": None, "updated_at": now,
                 "finished_at": None, "reason": "", "output": "",
             })
         if rows:

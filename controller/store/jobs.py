@@ -55,11 +55,14 @@ class JobRow:
     created_at: datetime
     expires_at: datetime
     leased_until: datetime | None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
 
 
 JOB_ROW_COLUMNS = tuple(jobs.c[name] for name in (
     "id", "agent_id", "client", "seq", "kind", "action", "package", "version", "previous_version",
     "deployment", "revision", "installer", "state", "deliveries", "created_at", "expires_at", "leased_until",
+    "not_before", "not_after",
 ))
 
 

@@ -1,7 +1,8 @@
 """Read the :class:`~controller.observed.ObservedState` the planner needs, set-based.
 
 The hot path of every reconcile (10,000 agents with 20 packages each in the benchmark), so:
-four queries at most (per chunk of 500 agent ids when the caller names agents):
+four queries at most (per chunk of 500 agent ids when the caller names agents) and one for the
+rollout states (two more per rolled-back deployment):
 agents, their managed software, their open jobs, their recent failures; only the
 columns the planner uses; plain tuples folded straight into dicts; no ORM objects.
 Revoked agents are left out (their rows in other tables are skipped too).
@@ -22,6 +23,7 @@ from sqlalchemy import and_, func, or_, select
 from controller.observed import FailureKey, FailureRecord, ObservedAgent, ObservedState, OpenJob
 from controller.store.agents import merged_labels
 from controller.store.engine import Store
+from controller.store.rollouts import read_prior_versions, read_rollout_states
 from controller.store.statements import id_chunks
 from controller.store.tables import OPEN_JOB_STATES, agents, jobs, managed_software
 from schemas.ids import AgentId, JobId
@@ -42,7 +44,7 @@ def read_observed(store: Store, *, agent_ids: Collection[str] | None = None, now
     with store.read() as session:
         for batch in id_chunks(agent_ids):
             agent_query = select(agents.c.id, agents.c.client, agents.c.hostname, agents.c.labels,
-                                 agents.c.facts).where(agents.c.revoked_at.is_(None))
+                                 agents.c.facts, agents.c.last_seen_at).where(agents.c.revoked_at.is_(None))
             managed_query = select(managed_software.c.agent_id, managed_software.c.package,
                                    managed_software.c.version)
             job_query = (select(jobs.c.agent_id, jobs.c.id, jobs.c.action, jobs.c.package, jobs.c.version,
@@ -60,6 +62,8 @@ def read_observed(store: Store, *, agent_ids: Collection[str] | None = None, now
             managed_rows += cursor_result.cursor.fetchall()
             job_rows += session.execute(job_query).all()
             failure_rows += session.execute(failure_query).all()
+        rollouts, rolled_back = read_rollout_states(session)
+        rollback = read_prior_versions(session, rolled_back, rollouts, agent_ids)
 
     managed: dict[str, dict[str, str]] = {}
     for agent_id, package, version in managed_rows:
@@ -76,12 +80,13 @@ def read_observed(store: Store, *, agent_ids: Collection[str] | None = None, now
         per_agent[key] = FailureRecord((before.failures if before else 0) + 1, finished_at, reason)
 
     observed: dict[AgentId, ObservedAgent] = {}
-    for agent_id, client, hostname, labels, facts in agent_rows:
+    for agent_id, client, hostname, labels, facts, last_seen in agent_rows:
         observed[AgentId(agent_id)] = ObservedAgent(
             agent_id=AgentId(agent_id), client=client, hostname=hostname,
             labels=merged_labels(labels, facts, client), managed=managed.get(agent_id, {}),
-            open_jobs=tuple(open_jobs.get(agent_id, ())), failures=failures.get(agent_id, {}))
-    return ObservedState(agents=observed)
+            open_jobs=tuple(open_jobs.get(agent_id, ())), failures=failures.get(agent_id, {}),
+            last_seen=last_seen)
+    return ObservedState(agents=observed, rollouts=rollouts, rollback=rollback)
 
 
 def _failures(since: datetime, batch: list[str] | None) -> Any:

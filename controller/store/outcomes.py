@@ -23,7 +23,7 @@ from controller.store.statements import id_chunks, upsert
 from controller.store.tables import deployment_targets, package_deployments
 
 _FIELDS = ("client", "hostname", "package", "ensure", "version", "state", "reason", "installed_version",
-           "action")
+           "action", "wave")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class DeploymentTargetRow(BaseModel):
     reason: str
     installed_version: str | None
     action: str | None
+    wave: int | None = None
+    """The rollout wave (1-based) the device is in."""
     updated_at: datetime
 
 

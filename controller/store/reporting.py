@@ -107,4 +107,7 @@ def _event_data(event: JobEvent) -> dict[str, Any] | None:
         moment = getattr(event, key)
         if moment is not None:
             data[key] = moment.isoformat()
+    for key in ("phase", "download_percent", "rolled_back_to"):
+        if getattr(event, key) is not None:
+            data[key] = getattr(event, key)
     return data or None

@@ -19,6 +19,7 @@ from controller.desired import DesiredState
 from controller.store.audit import record_audit
 from controller.store.engine import Store
 from controller.store.projection import replace_projection
+from controller.store.rollouts import replace_schedules
 from controller.store.tables import revisions
 
 MAX_PROBLEMS = 1000
@@ -79,6 +80,7 @@ def record_applied(store: Store, sha: str, branch: str, info: CommitDetails, des
             record_audit(session, actor=_author(info), actor_kind="commit", action="revision.applied",
                          target=sha, detail={"branch": branch, "summary": info.summary[:200]}, now=now)
         replace_projection(session, sha, desired)
+        replace_schedules(session, sha, desired)
 
 
 def record_rejected(store: Store, sha: str, branch: str, info: CommitDetails, problems: list[str],

@@ -73,6 +73,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime, date: Date, dict[str, Any]: JSON, list[str]: JSON,
+                           list[dict[str, Any]]: JSON,
                            list[int]: JSON}
 
 
@@ -439,6 +440,9 @@ class Job(Base):
     deployment: Mapped[str] = mapped_column(String(REF), index=True)
     revision: Mapped[str] = mapped_column(String(SHA))
     installer: Mapped[dict[str, Any]]
+    not_before: Mapped[datetime | None]
+    """Start of the maintenance window the install waits for (signed into the job)."""
+    not_after: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(STATE))
     deliveries: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime]
@@ -532,7 +536,71 @@ class DeploymentTarget(Base):
     reason: Mapped[str] = mapped_column(Text)
     installed_version: Mapped[str | None] = mapped_column(String(VERSION))
     action: Mapped[str | None] = mapped_column(String(STATE))
+    wave: Mapped[int | None]
+    """The rollout wave (1-based) the device is in."""
     updated_at: Mapped[datetime]
+
+
+class DeploymentRollout(Base):
+    """What the last full reconcile concluded about one deployment's rollout (keyed by spec digest)."""
+
+    __tablename__ = "deployment_rollouts"
+
+    deployment: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    digest: Mapped[str] = mapped_column(String(SHA))
+    """Of the Deployment's and its Package's specs: a new revision of either starts afresh."""
+    revision: Mapped[str] = mapped_column(String(SHA))
+    wave: Mapped[int] = mapped_column(Integer)
+    """0-based index of the active wave."""
+    started_at: Mapped[list[str]]
+    """ISO times at which each wave up to the active one started."""
+    cutoffs: Mapped[list[int]]
+    met_at: Mapped[datetime | None]
+    halted: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    rolled_back_at: Mapped[datetime | None]
+    completed: Mapped[bool]
+    waves: Mapped[list[dict[str, Any]]]
+    """The roll-up per wave of the last full pass."""
+    updated_at: Mapped[datetime]
+
+
+class DeploymentHistory(Base):
+    """Every transition of every deployment: who (commit author, API token, the reconciler), what, when."""
+
+    __tablename__ = "deployment_history"
+    __table_args__ = (
+        CheckConstraint(_one_of("actor_kind", ACTOR_KINDS), name="actor_kind"),
+        Index(None, "deployment", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(String(REF))
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(NAME))
+    actor_kind: Mapped[str] = mapped_column(String(STATE))
+    action: Mapped[str] = mapped_column(String(32))
+    """started, wave-started, halted, completed, rollback, deploy (ad hoc)."""
+    wave: Mapped[int | None]
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+    revision: Mapped[str | None] = mapped_column(String(SHA))
+
+
+class DeploymentSchedule(Base):
+    """Projection of the applied revision's maintenance windows: per deployment and client defaults."""
+
+    __tablename__ = "deployment_schedules"
+
+    id: Mapped[str] = mapped_column(String(REF + 12), primary_key=True)
+    """``deployment:<ref>`` or ``client:<name>``."""
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    deployment: Mapped[str | None] = mapped_column(String(REF))
+    cron: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    revision: Mapped[str] = mapped_column(String(SHA))
 
 
 class ProposalPlan(Base):
@@ -725,6 +793,9 @@ ticket_connector_polls = cast(Table, TicketConnectorPoll.__table__)
 software_packages = cast(Table, SoftwarePackage.__table__)
 package_deployments = cast(Table, PackageDeployment.__table__)
 deployment_targets = cast(Table, DeploymentTarget.__table__)
+deployment_rollouts = cast(Table, DeploymentRollout.__table__)
+deployment_history = cast(Table, DeploymentHistory.__table__)
+deployment_schedules = cast(Table, DeploymentSchedule.__table__)
 audit_log = cast(Table, AuditEntry.__table__)
 automation_policies = cast(Table, AutomationPolicy.__table__)
 automation_scripts = cast(Table, AutomationScript.__table__)

@@ -19,6 +19,7 @@ TABLES = {
     "service_request_notes", "ticket_outbox", "ticket_connector_polls", "automation_policies", "automation_scripts",
     "policy_assignments", "device_group_members", "policy_compliance", "policy_execution_history",
     "policy_run_requests",
+    "deployment_rollouts", "deployment_history", "deployment_schedules",
 }
 
 

@@ -96,14 +96,14 @@ def test_revoked_agents_are_left_out(store: Store) -> None:
     assert read_observed(store, agent_ids={gone.agent_id}, now=NOW).agents == {}
 
 
-def test_at_most_four_selects_however_many_agents(store: Store) -> None:
+def test_at_most_five_selects_however_many_agents(store: Store) -> None:
     for index in range(30):
         agent = enroll(store, hostname=f"pc-{index}")
         issue_jobs(store, plan(intent(agent)), SHA, NOW, TTL)
     with statements(store) as seen:
         observed = read_observed(store, now=NOW)
     assert len(observed.agents) == 30
-    assert len([sql for sql in seen if sql.startswith("SELECT")]) == 4
+    assert len([sql for sql in seen if sql.startswith("SELECT")]) == 5  # four per chunk, one for rollouts
 
 
 def test_only_the_named_agents_are_read_even_past_one_chunk(store: Store) -> None:
@@ -117,5 +117,5 @@ def test_only_the_named_agents_are_read_even_past_one_chunk(store: Store) -> Non
     with statements(store) as seen:
         observed = read_observed(store, agent_ids=wanted, now=NOW)
     assert set(observed.agents) == set(names[:610])
-    assert len([sql for sql in seen if sql.startswith("SELECT")]) == 8  # two chunks of at most 500 ids
+    assert len([sql for sql in seen if sql.startswith("SELECT")]) == 9  # two chunks of 500 ids, rollouts
     assert read_observed(store, agent_ids=set(), now=NOW).agents == {}
