@@ -110,7 +110,7 @@ class CycleReport:
 
     @property
     def jobs_executed(self) -> bool:
-        return any(not job.resent and job.result != "refused" for job in self.jobs)
+        return any(not job.resent and job.result not in ("refused", "waiting") for job in self.jobs)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -71,6 +71,7 @@ def download(
     timeout_seconds: float = 60.0,
     transport: httpx.BaseTransport | None = None,
     resume: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> Downloaded:
     """Stream ``pin.url`` into ``destination``; returns only when size and hash match.
 
@@ -87,7 +88,7 @@ def download(
             digest, size = _copy_file(pin.url, destination, limit)
         else:
             digest, size = _fetch_http(pin.url, destination, limit, allow_insecure_http,
-                                       timeout_seconds, transport)
+                                       timeout_seconds, transport, progress)
         _check_pin(pin, size, digest)
     except ArtifactError as exc:
         if not (resume and isinstance(exc, DownloadInterrupted)):
@@ -113,6 +114,15 @@ def _check_pin(pin: ArtifactPin, size: int, digest: str) -> None:
             f"{shown}: sha256 mismatch: got {digest}, the package pins {pin.sha256}",
             hint="the artifact changed since the Package was reviewed; fix the file or update sha256",
         )
+
+
+def _counted(chunks: Iterable[bytes], start: int, progress: Callable[[int], None]) -> Iterator[bytes]:
+    """``chunks`` unchanged, telling ``progress`` how many bytes of the artifact are there after each."""
+    got = start
+    for chunk in chunks:
+        got += len(chunk)
+        progress(got)
+        yield chunk
 
 
 def _write_stream(chunks: Iterable[bytes], destination: Path, limit: int, shown: str,
@@ -179,7 +189,8 @@ def _check_redirect(current: str, target: str, allow_insecure_http: bool) -> Non
 
 
 def _fetch_http(url: str, destination: Path, limit: int, allow_insecure_http: bool, timeout_seconds: float,
-                transport: httpx.BaseTransport | None) -> tuple[str, int]:
+                transport: httpx.BaseTransport | None,
+                progress: Callable[[int], None] | None = None) -> tuple[str, int]:
     with httpx.Client(follow_redirects=False, timeout=timeout_seconds, transport=transport,
                       headers={"User-Agent": USER_AGENT}) as http:
         current = url
@@ -212,8 +223,10 @@ def _fetch_http(url: str, destination: Path, limit: int, allow_insecure_http: bo
                             hint="the artifact does not match its Package's size; fix the file or the size",
                         )
                     # Chunks as they arrive (no re-buffering), so an interrupted transfer keeps every byte it got.
-                    return _write_stream(response.iter_bytes(), destination, limit, shown,
-                                         append=append)
+                    chunks = response.iter_bytes()
+                    if progress is not None:
+                        chunks = _counted(chunks, have if append else 0, progress)
+                    return _write_stream(chunks, destination, limit, shown, append=append)
             except httpx.TransportError as exc:
                 got = destination.stat().st_size if destination.exists() else 0
                 raise _interrupted(f"{shown}: download interrupted after {got} bytes "

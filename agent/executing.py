@@ -11,6 +11,12 @@ resend
     result again, execute nothing;
 refuse
     journal and deliver a ``refused`` event with the reason.
+wait (a job with a maintenance window, checked against the agent's own clock)
+    before ``not_before``: fetch the artifact into the download cache now (pre-staging), report
+    ``waiting-for-window`` (a progress event, which also extends the lease) and remember the job
+    id in the state; the controller offers the job again at every lease and it runs once the
+    window is open. After ``not_after``: do nothing and report nothing; the controller expires
+    the job at the end of its window and plans a new one for the next window.
 
 The order (journal, then ``seen_seq``, then delivery) means a crash at any point
 leads to a re-send, never to a second execution. Delivery failures leave the
@@ -25,21 +31,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from agent.errors import JobRefused, ProtocolError, TemporaryError
+from agent.errors import AgentError, JobRefused, ProtocolError, TemporaryError
+from agent.installers.outcomes import Progress
 from agent.installing import ArchivePackages, Packages
 from agent.journal import Journal, JournalEntry, is_safe_job_id
 from agent.state import AgentState, DataDir
 from agent.verifying import TrustedKeys, classify
 from schemas.jobs import JobSpec, SignedJob
-from schemas.protocol import JobEvent, JobEventAck
+from schemas.protocol import JobEvent, JobEventAck, JobPhase
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-ResultStatus = Literal["succeeded", "failed", "refused"]
+ResultStatus = Literal["succeeded", "failed", "refused", "waiting"]
 
 
 class EventSink(Protocol):
@@ -92,7 +99,10 @@ class JobRunner:
             log.warning("ignoring a leased job with an unusable id %r", job.job_id[:100])
             return JobResult(job.job_id[:100], "refused", reason="unusable job id")
         entry = self.journal.get(job.job_id)
-        decision = classify(job, keys=self.keys, agent_id=self.agent_id, seen_seq=self.state.seen_seq,
+        seen_seq = self.state.seen_seq
+        if job.job_id in self.state.deferred:  # verified before and waiting: later jobs may have finished
+            seen_seq = min(seen_seq, self.state.deferred[job.job_id] - 1)
+        decision = classify(job, keys=self.keys, agent_id=self.agent_id, seen_seq=seen_seq,
                             in_journal=entry is not None and entry.verified, now=self.clock())
         spec = decision.spec
         if decision.verdict == "resend" and entry is not None:
@@ -105,18 +115,68 @@ class JobRunner:
             self.packages.check(spec)
         except JobRefused as refused:
             return self._refuse(job, spec, refused.message)
+        waiting = self._outside_window(spec)
+        if waiting is not None:
+            return waiting
         return self._run(spec)
+
+    def _outside_window(self, spec: JobSpec) -> JobResult | None:
+        """Hold a job outside its maintenance window (by this agent's clock); None when it may run."""
+        now = self.clock()
+        not_before, not_after = _aware(spec.not_before), _aware(spec.not_after)
+        if not_after is not None and now >= not_after:
+            log.info("job %s: its window closed at %s; not installing (the controller plans the next window)",
+                     spec.job_id, not_after.isoformat())
+            self._forget_deferred(spec.job_id)
+            return JobResult(spec.job_id, "waiting", spec.action, spec.package.name, spec.package.version,
+                             reason=f"the maintenance window closed at {not_after.isoformat()}")
+        if not_before is None or now >= not_before:
+            return None
+        first = spec.job_id not in self.state.deferred
+        if first:
+            self.state.deferred[spec.job_id] = spec.seq
+            self.data_dir.save_state(self.state)
+            message = self._prestage(spec)
+            log.info("job %s waits for its window at %s; %s", spec.job_id, not_before.isoformat(), message)
+        else:
+            message = "artifact pre-staged"
+        self._send_quietly(spec.job_id, JobEvent(status="running", action=spec.action, phase="waiting-for-window",
+                                                 message=f"{message}; installs from {not_before.isoformat()}"))
+        return JobResult(spec.job_id, "waiting", spec.action, spec.package.name, spec.package.version,
+                         message=f"waiting for the window at {not_before.isoformat()}")
+
+    def _prestage(self, spec: JobSpec) -> str:
+        if not isinstance(self.packages, Packages):
+            return "nothing pre-staged"
+        try:
+            return self.packages.prestage(spec, self._progress(spec))
+        except AgentError as error:  # a download that fails now is tried again when the window opens
+            log.info("job %s: pre-staging failed, trying again in the window: %s", spec.job_id, error)
+            return f"pre-staging failed ({error}); downloading in the window"
+
+    def _progress(self, spec: JobSpec) -> Progress:
+        def report(phase: JobPhase, percent: int | None) -> None:
+            self._send_quietly(spec.job_id, JobEvent(status="running", action=spec.action, phase=phase,
+                                                     download_percent=percent))
+        return report
+
+    def _forget_deferred(self, job_id: str) -> None:
+        if self.state.deferred.pop(job_id, None) is not None:
+            self.data_dir.save_state(self.state)
 
     def _run(self, spec: JobSpec) -> JobResult:
         started = self.clock()
         log.info("job %s: %s %s %s", spec.job_id, spec.action, spec.package.name, spec.package.version)
         self._send_quietly(spec.job_id, JobEvent(status="running", action=spec.action, started_at=started))
         try:
-            outcome = self.packages.execute(spec)
+            if isinstance(self.packages, Packages):
+                outcome = self.packages.execute(spec, self._progress(spec))
+            else:
+                outcome = self.packages.execute(spec)
             event = JobEvent(status=outcome.status, reason=outcome.reason[:2000],
                              message=outcome.message[:2000], action=spec.action,
                              managed=outcome.managed, output=outcome.output,
-                             started_at=started, finished_at=self.clock())
+                             started_at=started, finished_at=self.clock(), rolled_back_to=outcome.rolled_back_to)
         except JobRefused as refused:
             return self._refuse_spec(spec, refused.message)
         except Exception as exc:  # a bug must cost one job, not the agent
@@ -147,8 +207,11 @@ class JobRunner:
 
     def _finish(self, job_id: str, seq: int | None, event: JobEvent, *, verified: bool) -> JournalEntry:
         entry = self.journal.record(job_id, seq, event, verified=verified)
+        waited = self.state.deferred.pop(job_id, None) is not None
         if seq is not None and seq > self.state.seen_seq:
             self.state.seen_seq = seq
+            self.data_dir.save_state(self.state)
+        elif waited:
             self.data_dir.save_state(self.state)
         return entry
 
@@ -194,3 +257,7 @@ class JobRunner:
             version=spec.package.version if spec else None,
             reason=event.reason, message=event.message, resent=resent, delivered=delivered,
         )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

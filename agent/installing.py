@@ -39,7 +39,7 @@ from agent.facts import current_os
 from agent.installers.caching import CacheLimits, DownloadCache
 from agent.installers.deploying import NativePackages
 from agent.installers.detecting import Probes
-from agent.installers.outcomes import Outcome, OutputLog
+from agent.installers.outcomes import Outcome, OutputLog, Progress, no_progress
 from agent.installers.steps import Context
 from agent.receipts import PACKAGE_NAME, PACKAGE_VERSION, Receipt, Receipts
 from agent.state import DataDir
@@ -111,11 +111,20 @@ class Packages:
     def check(self, spec: JobSpec) -> None:
         check_target(spec)
 
-    def execute(self, spec: JobSpec) -> Outcome:
+    def execute(self, spec: JobSpec, progress: Progress = no_progress) -> Outcome:
         if spec.package.installer.type == "archive":
+            progress("installing", None)
             return self.archives.execute(spec)
         check_target(spec)
-        return self.native.execute(spec)
+        return self.native.execute(spec, progress)
+
+    def prestage(self, spec: JobSpec, progress: Progress = no_progress) -> str:
+        """Fetch a job's artifact ahead of its maintenance window (native installers; archives are
+        downloaded and unpacked in one go, so they are not pre-staged)."""
+        if spec.package.installer.type == "archive":
+            return "archives are not pre-staged"
+        check_target(spec)
+        return self.native.prestage(spec, progress)
 
 
 class ArchivePackages:

@@ -86,6 +86,9 @@ class AgentState(StoredModel):
     last_inventory_scan: datetime | None = None
     checkin_interval_seconds: int | None = None
     last_collection_cpu_seconds: float | None = None
+    deferred: dict[str, int] = Field(default_factory=dict)
+    """Jobs (id -> seq) verified and waiting for their maintenance window; exempt from the replay
+    check while they wait, since jobs with a higher seq may finish before them."""
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:

@@ -150,6 +150,9 @@ class LeaseResponse(WireModel):
 
 
 JobStatus = Literal["running", "succeeded", "failed", "refused"]
+JobPhase = Literal["downloading", "waiting-for-window", "installing", "detecting", "rolling-back"]
+"""A running job's phase: downloading (with a percentage), waiting for its maintenance window with the
+artifact pre-staged, installing, detecting the result, or restoring the previous version after a failure."""
 
 
 class JobEvent(WireModel):
@@ -165,6 +168,12 @@ class JobEvent(WireModel):
     output: str = Field(default="", max_length=MAX_JOB_OUTPUT_CHARS)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    phase: JobPhase | None = Field(default=None, description="Where a running job is (progress events).")
+    download_percent: int | None = Field(default=None, ge=0, le=100,
+                                         description="While downloading: how much of the artifact arrived.")
+    rolled_back_to: str | None = Field(
+        default=None, max_length=64,
+        description="After a failed install: the version the agent restored (its cached artifact), if any.")
 
 
 class JobEventAck(WireModel):

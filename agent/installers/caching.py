@@ -60,7 +60,8 @@ class DownloadCache:
             suffix = ""
         return self.root / f"{sha256}{suffix}"
 
-    def fetch(self, pin: ArtifactPin, suffix: str = "") -> tuple[Path, str]:
+    def fetch(self, pin: ArtifactPin, suffix: str = "",
+              progress: Callable[[int], None] | None = None) -> tuple[Path, str]:
         """The verified artifact's path and how it was obtained ("cached", "downloaded", "resumed")."""
         final = self.path(pin.sha256, suffix)
         if final.is_file():
@@ -76,9 +77,16 @@ class DownloadCache:
             had = 0
         self.root.mkdir(parents=True, exist_ok=True)
         download(pin, partial, allow_insecure_http=self.allow_insecure_http, max_bytes=self.max_artifact_bytes,
-                 timeout_seconds=self.timeout_seconds, transport=self.transport, resume=True)
+                 timeout_seconds=self.timeout_seconds, transport=self.transport, resume=True, progress=progress)
         partial.replace(final)
         return final, f"resumed after {had} bytes" if had else "downloaded"
+
+    def verify(self, path: Path, sha256: str) -> bool:
+        """Whether the cached file at ``path`` still hashes to ``sha256``."""
+        try:
+            return _sha256(path) == sha256
+        except ArtifactError:
+            return False
 
     def cleanup(self, keep: Collection[str] = ()) -> list[str]:
         """Delete stale partials and least-recently-used artifacts over the cap; the names removed."""

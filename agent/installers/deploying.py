@@ -36,7 +36,7 @@ from agent.installers.detecting import Detection, DetectionError, Probes, Rule, 
 from agent.installers.exitcodes import Verdict, classify
 from agent.installers.inline import script_step, write_script
 from agent.installers.locking import DeviceBusy, install_lock
-from agent.installers.outcomes import Outcome, OutputLog
+from agent.installers.outcomes import Outcome, OutputLog, Progress, no_progress
 from agent.installers.processes import Completed, Runner, run_command
 from agent.installers.signatures import verify_publisher
 from agent.installers.steps import Context, Step
@@ -52,9 +52,10 @@ SUFFIX = {"msi": ".msi", "exe": ".exe", "msix": ".msix", "pkg": ".pkg", "dmg": "
 
 
 class StepFailed(AgentError):
-    def __init__(self, message: str, *, retry_later: bool = False) -> None:
+    def __init__(self, message: str, *, retry_later: bool = False, rolled_back_to: str | None = None) -> None:
         super().__init__(message)
         self.retry_later = retry_later
+        self.rolled_back_to = rolled_back_to
 
 
 class NativePackages:
@@ -73,7 +74,7 @@ class NativePackages:
         self.runner = runner
         self.facts = context or Context(version="")
 
-    def execute(self, spec: JobSpec) -> Outcome:
+    def execute(self, spec: JobSpec, progress: Progress = no_progress) -> Outcome:
         installer = spec.package.installer
         assert installer.type != "archive"
         output = OutputLog()
@@ -86,13 +87,14 @@ class NativePackages:
                     self.probes.work_dir = work
                     if spec.action == "uninstall":
                         return self._uninstall(spec, installer, rules, version, work, output)
-                    return self._install(spec, installer, rules, version, work, output)
+                    return self._install(spec, installer, rules, version, work, output, progress)
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
         except DeviceBusy as busy:
             return self._failed(spec, output, busy.message, retry_later=True)
         except StepFailed as failed:
-            return self._failed(spec, output, failed.message, retry_later=failed.retry_later)
+            return self._failed(spec, output, failed.message, retry_later=failed.retry_later,
+                                rolled_back_to=failed.rolled_back_to)
         except JobRefused:
             raise
         except (AgentError, OSError) as exc:
@@ -101,25 +103,39 @@ class NativePackages:
     # -- install -------------------------------------------------------------------------------
 
     def _install(self, spec: JobSpec, installer: NativeInstaller, rules: list[Rule], version: str, work: Path,
-                 output: OutputLog) -> Outcome:
+                 output: OutputLog, progress: Progress) -> Outcome:
         name = spec.package.name
+        progress("detecting", None)
         before = self._detect(rules, version, output, "before")
         if before.installed:
             receipt = self._record(spec, installer)
             return Outcome("succeeded", "already installed", output=output.text, managed=receipt.managed_item())
-        artifact = self._fetch(installer, output)
+        previous = self.receipts.get(name)
+        keep = previous.sha256 if previous is not None and previous.version != spec.package.version else None
+        artifact = self._fetch(installer, output, progress, keep=keep)
         context = Context(version=version, artifact=artifact, work_dir=work, console_user=self.facts.console_user,
                           brew=self.facts.brew, use_apt=self.facts.use_apt)
-        if installer.pre_install is not None:
-            self._script(installer.pre_install, work, "preinstall", output)
-        script_path = write_script(installer.script, work, "install") if isinstance(installer, ScriptInstaller) \
-            else None
-        verdict = self._run_steps(install_steps(installer, context, script_path), installer, output, uninstall=False)
-        if installer.post_install is not None:
-            self._script(installer.post_install, work, "postinstall", output)
-        after = self._detect(rules, version, output, "after")
-        if not after.installed:
-            raise StepFailed(f"the installer reported success but detection still fails: {after.detail}")
+        progress("installing", None)
+        try:
+            if installer.pre_install is not None:
+                self._script(installer.pre_install, work, "preinstall", output)
+            script_path = write_script(installer.script, work, "install") \
+                if isinstance(installer, ScriptInstaller) else None
+            verdict = self._run_steps(install_steps(installer, context, script_path), installer, output,
+                                      uninstall=False)
+            if installer.post_install is not None:
+                self._script(installer.post_install, work, "postinstall", output)
+            progress("detecting", None)
+            after = self._detect(rules, version, output, "after")
+            if not after.installed:
+                raise StepFailed(f"the installer reported success but detection still fails: {after.detail}")
+        except StepFailed as failed:
+            if failed.retry_later or previous is None or keep is None:
+                raise
+            restored = self._roll_back(installer, previous, work, output, progress)
+            if restored is None:
+                raise
+            raise StepFailed(f"{failed.message}; rolled back to {restored}", rolled_back_to=restored) from None
         receipt = self._record(spec, installer)
         reboot = verdict.reboot or ("soft" if installer.reboot == "always" else "")
         message = f"installed {name} {spec.package.version}"
@@ -161,7 +177,45 @@ class NativePackages:
         output.add(f"detect {when}: {found.kind}: {found.detail}")
         return found
 
-    def _fetch(self, installer: NativeInstaller, output: OutputLog) -> Path | None:
+    def _roll_back(self, installer: NativeInstaller, previous: Receipt, work: Path, output: OutputLog,
+                   progress: Progress) -> str | None:
+        """Reinstall ``previous`` from its cached artifact; its version when detection confirms it.
+
+        Only when the artifact is still in the download cache and still has the pinned hash:
+        the agent never fetches anything the job did not pin, and the previous job's pin is
+        the hash in its receipt. The same installer type's steps run with the old artifact.
+        """
+        path = self.cache.path(previous.sha256, SUFFIX.get(installer.type, ""))
+        if not previous.sha256 or not path.is_file():
+            output.add(f"no rollback: the artifact of {previous.version} is no longer in the download cache")
+            return None
+        if not self.cache.verify(path, previous.sha256):
+            output.add(f"no rollback: the cached artifact of {previous.version} no longer has its sha256")
+            return None
+        progress("rolling-back", None)
+        output.add(f"rolling back to {previous.version} from the cached artifact {path.name}")
+        old_version = expected_version(installer, previous.version)
+        context = Context(version=old_version, artifact=path, work_dir=work, console_user=self.facts.console_user,
+                          brew=self.facts.brew, use_apt=self.facts.use_apt)
+        # The package database says what is installed; the new version's own detection rules may be
+        # the very thing that failed, so they decide only for types without a database.
+        rules = default_rules(installer) or list(installer.detection)
+        try:
+            self._run_steps(install_steps(installer, context, None), installer, output, uninstall=False)
+            after = self._detect(rules, old_version, output, "after rollback")
+        except StepFailed as failed:
+            output.add(f"rollback to {previous.version} failed too: {failed.message}")
+            return None
+        if not after.installed:
+            output.add(f"rollback to {previous.version} did not take effect: {after.detail}")
+            return None
+        self.receipts.put(Receipt(package=previous.package, version=previous.version, sha256=previous.sha256,
+                                  installed_at=self.clock(), path=previous.path))
+        output.add(f"rolled back to {previous.version}")
+        return previous.version
+
+    def _fetch(self, installer: NativeInstaller, output: OutputLog, progress: Progress = no_progress, *,
+               keep: str | None = None) -> Path | None:
         url = getattr(installer, "url", None)
         if url is None:
             return None
@@ -169,14 +223,27 @@ class NativePackages:
         size: int | None = getattr(installer, "size")  # noqa: B009
         output.add(f"fetching {redact_url(url)} ({size} bytes declared)")
         suffix = SUFFIX.get(installer.type) or PurePosixPath(urlsplit(url).path).suffix.lower()
-        path, how = self.cache.fetch(ArtifactPin(url, sha256, size), suffix)
+        progress("downloading", 0)
+        shown = _Percent(size, progress)
+        path, how = self.cache.fetch(ArtifactPin(url, sha256, size), suffix, shown if size else None)
+        progress("downloading", 100)
         output.add(f"artifact {how}: size and sha256 {sha256} verified")
         signature = getattr(installer, "signature", None)
         if signature is not None:
             verify_publisher(signature, sha256)
             output.add("publisher signature verified")
-        self.cache.cleanup(keep={sha256})
+        # The previous version's artifact stays until this one succeeds: a failed install rolls back to it.
+        self.cache.cleanup(keep={sha256} | ({keep} if keep else set()))
         return path
+
+    def prestage(self, spec: JobSpec, progress: Progress = no_progress) -> str:
+        """Download (and verify) the job's artifact into the cache ahead of its window; what was done."""
+        installer = spec.package.installer
+        assert installer.type != "archive"
+        output = OutputLog()
+        if spec.action == "uninstall" or self._fetch(installer, output, progress) is None:
+            return "nothing to pre-stage"
+        return output.text.splitlines()[-1] if output.text else "pre-staged"
 
     def _script(self, script: InlineScript, work: Path, name: str, output: OutputLog) -> None:
         path = write_script(script, work, name)
@@ -239,12 +306,33 @@ class NativePackages:
         self.receipts.put(receipt)
         return receipt
 
-    def _failed(self, spec: JobSpec, output: OutputLog, reason: str, *, retry_later: bool = False) -> Outcome:
+    def _failed(self, spec: JobSpec, output: OutputLog, reason: str, *, retry_later: bool = False,
+                rolled_back_to: str | None = None) -> Outcome:
         output.add(f"error: {reason}")
         receipt = self.receipts.get(spec.package.name)
-        return Outcome("failed", f"{spec.action} failed" + (" (retry later)" if retry_later else ""),
-                       reason=reason, output=output.text, managed=receipt.managed_item() if receipt else None,
-                       retry_later=retry_later)
+        message = f"{spec.action} failed" + (" (retry later)" if retry_later else "")
+        if rolled_back_to:
+            message += f"; rolled back to {rolled_back_to}"
+        return Outcome("failed", message, reason=reason, output=output.text,
+                       managed=receipt.managed_item() if receipt else None, retry_later=retry_later,
+                       rolled_back_to=rolled_back_to)
+
+
+class _Percent:
+    """Turns bytes received into percentages for ``progress``, once per 10 % step (not per chunk)."""
+
+    def __init__(self, size: int | None, progress: Progress) -> None:
+        self.size = size or 0
+        self.progress = progress
+        self.shown = 0
+
+    def __call__(self, got: int) -> None:
+        if self.size <= 0:
+            return
+        percent = min(100, got * 100 // self.size)
+        if percent >= self.shown + 10 and percent < 100:
+            self.shown = percent - percent % 10
+            self.progress("downloading", self.shown)
 
 
 def _mkdir(path: Path) -> Path:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from schemas.limits import MAX_JOB_OUTPUT_CHARS
-from schemas.protocol import ManagedItem
+from schemas.protocol import JobPhase, ManagedItem
+
+Progress = Callable[[JobPhase, "int | None"], None]
+"""Told each phase of a running job (and, while downloading, the percentage that arrived)."""
+
+
+def no_progress(phase: JobPhase, percent: int | None) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,8 @@ class Outcome:
     reboot: Literal["", "soft", "hard"] = ""
     """A reboot the installer asked for: requested in the result, never performed by the agent."""
     retry_later: bool = False
+    rolled_back_to: str | None = None
+    """After a failed install: the previous version restored from its cached artifact."""
     """The installer said "not now" (another install running, a pending reboot): retrying can help."""
 
 
