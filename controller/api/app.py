@@ -12,6 +12,7 @@ from controller.api import (
     operator_routes,
     plan_routes,
     policy_routes,
+    rollout_routes,
     seal_routes,
     ticket_routes,
     warranty_routes,
@@ -51,4 +52,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(write_routes.router)
     app.include_router(warranty_routes.router)
     app.include_router(policy_routes.router)
+    app.include_router(rollout_routes.router)
     return app

@@ -29,6 +29,8 @@ class ReconcileNotifier(Protocol):
 
     def agent_changed(self, agent_id: str) -> None: ...
 
+    def request_full(self) -> None: ...
+
     async def wait_for_jobs(self, agent_id: str, timeout: float) -> None: ...
 
 
@@ -36,6 +38,9 @@ class NoNotifier:
     """For tools that serve the API without a reconciler (tests, benchmarks)."""
 
     def agent_changed(self, agent_id: str) -> None:
+        return None
+
+    def request_full(self) -> None:
         return None
 
     async def wait_for_jobs(self, agent_id: str, timeout: float) -> None:

@@ -19,20 +19,26 @@ from controller.store import (
     AgentPublic,
     DeploymentRecord,
     DeploymentTargetRow,
+    DevicePhase,
+    HistoryEntry,
     JobEventPublic,
     JobPublic,
     ManagedPackage,
     PackageRecord,
     RevisionRow,
+    RolloutRecord,
     deployment_status,
     deployment_summaries,
+    device_phases,
     device_targets,
     get_agent,
     get_deployment,
     get_job,
+    get_rollout,
     jobs_for_agent,
     last_applied,
     list_agents,
+    list_deployment_history,
     list_deployments,
     list_job_events,
     list_managed,
@@ -89,9 +95,25 @@ class DeploymentList(BaseModel):
     items: list[DeploymentItem]
 
 
+class WaveRollup(BaseModel):
+    """One rollout wave's devices by state (from the same rows as ``devices``)."""
+
+    wave: int | None
+    """1-based; null for devices in no wave (not applicable, conflicting, overridden)."""
+    devices: int
+    counts: dict[str, int]
+
+
 class DeploymentStatus(BaseModel):
     deployment: DeploymentItem
     devices: list[DeploymentTargetRow]
+    phases: dict[str, DevicePhase]
+    """Per agent id with an open job: the job and the phase (and download percentage) last reported."""
+    waves: list[WaveRollup]
+    rollout: RolloutRecord | None
+    """Active wave, halted and why, rolled back when, and offline/skipped counts per wave."""
+    history: list[HistoryEntry]
+    """The latest transitions: who (commit author, API token, reconciler), what, when."""
 
 
 class JobDetail(BaseModel):
@@ -178,8 +200,16 @@ def deployment(deployment_id: str, principal: OperatorDep, ctx: ContextDep) -> D
     for device in devices:
         counts[device.state] = counts.get(device.state, 0) + 1
     versions = _versions(list_packages(ctx.store, visible))
+    per_wave: dict[int | None, dict[str, int]] = {}
+    for device in devices:
+        wave_counts = per_wave.setdefault(device.wave, {})
+        wave_counts[device.state] = wave_counts.get(device.state, 0) + 1
+    waves = [WaveRollup(wave=wave, devices=sum(per_wave[wave].values()), counts=dict(sorted(per_wave[wave].items())))
+             for wave in sorted(per_wave, key=lambda number: (number is None, number or 0))]
     return DeploymentStatus(deployment=_item(record, dict(sorted(counts.items())), versions),
-                            devices=devices)
+                            devices=devices, phases=device_phases(ctx.store, deployment_id, visible), waves=waves,
+                            rollout=get_rollout(ctx.store, deployment_id),
+                            history=list_deployment_history(ctx.store, deployment_id))
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)

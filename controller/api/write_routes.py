@@ -13,7 +13,7 @@ A client-scoped token writes only its own client's resources (under ``clients/<c
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
@@ -25,7 +25,7 @@ from controller.api.operator_routes import scope
 from controller.api.problems import ApiError, error_response
 from controller.desired import DesiredState, parse_resource_ref
 from controller.errors import Conflict, FleetwardError, NotFound, RevisionInvalid, TemporaryError
-from controller.store import ApiPrincipal, record_audit
+from controller.store import ApiPrincipal, get_agent, record_audit
 from controller.writing import (
     Assign,
     Author,
@@ -55,7 +55,8 @@ from controller.writing.placing import script_file_problem, script_path
 from schemas.alerting import AlertTicketRule
 from schemas.packages import OsName, Package
 from schemas.policies import Policy
-from schemas.resources import Resource, is_dns_label
+from schemas.resources import DnsLabel, Resource, is_dns_label
+from schemas.rollouts import Window
 from schemas.scripts import Script
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,33 @@ def create_package(body: PackageCreate, principal: OperatorDep, ctx: ContextDep,
     """Declare a new package (409 if one of that name exists in that scope)."""
     target = _target("Package", principal, body.client, body.name)
     return _write(ctx, principal, Create(target, spec_of(body)), response)
+
+
+class AdHocDeploy(BaseModel):
+    """Deploy one package to one device now: a one-device Deployment committed to git like any write."""
+
+    package: DnsLabel
+    ensure: Literal["present", "absent"] = "present"
+    window: Window | None = None
+
+
+ADHOC_PREFIX = "adhoc-"
+
+
+@router.post("/agents/{agent_id}/deploy", response_model=WriteAccepted, status_code=202, responses=WRITE_RESPONSES)
+def deploy_to_agent(agent_id: Annotated[str, Path(max_length=64)], body: AdHocDeploy, principal: OperatorDep,
+                    ctx: ContextDep, response: Response) -> Any:
+    """Ad-hoc deployment to one agent (operator+, audited): writes ``clients/<client>/`` Deployment
+    ``adhoc-<package>-<agent>`` targeting only that device, one wave, through the usual git write."""
+    require_role(principal, "operator")
+    agent = get_agent(ctx.store, agent_id, principal.client)  # 404 for another client's device
+    name = f"{ADHOC_PREFIX}{body.package[:40].rstrip('-')}-{agent.agent_id.removeprefix('a_')[:12]}"
+    spec: dict[str, Any] = {"package": body.package, "ensure": body.ensure,
+                            "targets": {"devices": [agent.agent_id]},
+                            "rollout": {"waves": [{"percent": 100}]}}
+    if body.window is not None:
+        spec["window"] = body.window.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return _write(ctx, principal, Upsert(Target("Deployment", agent.client, name), spec), response)
 
 
 @router.post("/policies", response_model=WriteAccepted, status_code=202, responses=WRITE_RESPONSES)

@@ -50,6 +50,7 @@ def test_an_early_job_waits_then_runs_in_its_window_even_after_later_jobs(
     waiting = agent.handle(early)
     assert waiting.result == "waiting" and "waiting for the window" in waiting.message
     (job_id, event), = sink.events
+    assert job_id == early.job_id
     assert (event.status, event.phase) == ("running", "waiting-for-window")
     assert not (data_dir.software_dir / "hello-tool").exists()  # nothing installed outside the window
     assert data_dir.load_state().deferred == {early.job_id: 5}
