@@ -112,8 +112,7 @@ class Packages:
         check_target(spec)
 
     def execute(self, spec: JobSpec, progress: Progress = no_progress) -> Outcome:
-        if spec.package.installer.type == "archive":
-            progress("installing", None)
+        if spec.package.installer.type == "archive":  # download and unpack in one step: no phases
             return self.archives.execute(spec)
         check_target(spec)
         return self.native.execute(spec, progress)

@@ -101,6 +101,11 @@ def stage(desired: DesiredState, observed: ObservedState, staged: Sequence[Stage
                     new_state, reason = "halted", f"rollout halted: {state.reason}"
                 elif not state.allows(hashed):
                     new_state, reason = "waiting", f"in wave {(wave or 0) + 1}; wave {state.wave + 1} is active"
+                elif not full and state.wave < len(spec.rollout.waves) - 1:
+                    # The stored cut-offs are from the last full pass; devices that joined since could
+                    # fall below them. Before the last wave, only a full pass (over every target) issues.
+                    new_state, reason = "waiting", "the next full reconcile issues this wave's jobs"
+                    result.needs_full = True
                 else:
                     windowed, slot = windows.slot(spec.window, by_id[outcome.agent_id].client)
                     if not windowed:

@@ -1,0 +1,179 @@
+"""A staged rollout through the real API and agent protocol: waves, a bad version halting, rollback.
+
+Four simulated agents speak the agent protocol over loopback HTTP (enrol, lease, report), the
+controller runs its real reconciler against a real git repository and SQL store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from controller.store import list_alerts, list_audit
+from tests.support.fleets import ACME_CLIENT, LINUX_GROUP
+from tests.support.gitrepos import commit, init_repo
+from tests.support.running import RunningController, make_artifact, run_controller, wait_until
+
+PREFIX = "/api/agent/v1"
+DEPLOYMENT = "acme.hello-on-linux"
+ROLLOUT = "  rollout: {waves: [{devices: 1}, {percent: 50}, {percent: 100}], failureThreshold: 10}\n"
+
+
+DEPLOYMENT_YAML = f"""\
+---
+apiVersion: fleetward/v1
+kind: Deployment
+metadata: {{name: hello-on-linux}}
+spec:
+  package: hello-tool
+  targets: {{group: linux-boxes}}
+{ROLLOUT}"""
+
+
+def fleet(tmp_path: Path, version: str, *, deployment: bool = True) -> dict[str, str]:
+    artifact = make_artifact(tmp_path / "artifacts", f"hello-tool-{version}.tar", {"bin/hello": f"{version}\n"})
+    return {
+        "clients/acme/client.yaml": ACME_CLIENT,
+        "clients/acme/hello.yaml": f"""\
+apiVersion: fleetward/v1
+kind: Package
+metadata: {{name: hello-tool}}
+spec:
+  version: "{version}"
+  installers:
+    - {{os: linux, type: archive, url: "{artifact.path.as_uri()}", sha256: "{artifact.sha256}", size: {artifact.size}}}
+---
+{LINUX_GROUP}""" + (DEPLOYMENT_YAML if deployment else ""),
+    }
+
+
+class Agent:
+    """One simulated agent: it leases its jobs and reports what the test says happened."""
+
+    def __init__(self, running: RunningController, hostname: str) -> None:
+        body = {"token": running.enrolment_token("acme"), "labels": {},
+                "facts": {"hostname": hostname, "os": "linux", "arch": "x86_64"}}
+        enrolled = httpx.post(f"{running.url}{PREFIX}/enroll", json=body, timeout=10).json()
+        self.agent_id: str = enrolled["agent_id"]
+        self.hostname = hostname
+        self.http = httpx.Client(base_url=f"{running.url}{PREFIX}", timeout=30,
+                                 headers={"Authorization": f"Bearer {enrolled['credential']}"})
+
+    def lease(self) -> list[dict]:
+        return [json.loads(job["payload"]) for job in
+                self.http.post("/jobs/lease", json={"wait_seconds": 0}).json()["jobs"]]
+
+    def report(self, job: dict, status: str, installed: str | None) -> None:
+        managed = {"package": "hello-tool", "version": installed} if installed else None
+        event = {"status": status, "action": job["action"], "managed": managed,
+                 "reason": "exit code 1" if status == "failed" else ""}
+        response = self.http.post(f"/jobs/{job['job_id']}/events", json=event)
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def rollout(tmp_path: Path, database_url: str) -> Iterator[tuple[RunningController, Path, list[Agent]]]:
+    (tmp_path / "artifacts").mkdir()
+    repo = init_repo(tmp_path / "fleet")
+    empty = commit(repo, fleet(tmp_path, "1.0.0", deployment=False), "hello 1.0.0, not deployed yet")
+    with run_controller(str(repo), tmp_path / "controller", database_url) as running:
+        running.wait_applied(empty)
+        agents = [Agent(running, f"pc-{index}") for index in range(4)]
+        try:
+            sha = commit(repo, fleet(tmp_path, "1.0.0"), "deploy hello 1.0.0")
+            running.wait_applied(sha)
+            yield running, repo, agents
+        finally:
+            for agent in agents:
+                agent.http.close()
+
+
+def status(running: RunningController) -> dict:
+    with running.api() as api:
+        response = api.get(f"/api/deployments/{DEPLOYMENT}/status")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def leased(agents: list[Agent]) -> dict[str, dict]:
+    return {agent.agent_id: job for agent in agents for job in agent.lease()}
+
+
+def wait_for_jobs(agents: list[Agent], count: int, version: str) -> dict[str, dict]:
+    """Poll until ``count`` agents hold a job for ``version``; returns them by agent id."""
+    found: dict[str, dict] = {}
+
+    def enough() -> bool:
+        found.update({agent_id: job for agent_id, job in leased(agents).items()
+                      if job["package"]["version"] == version})
+        return len(found) >= count
+    wait_until(enough, timeout=30, what=f"{count} jobs for {version}")
+    return found
+
+
+def test_three_waves_then_a_bad_version_halts_and_a_rollback_restores(rollout, tmp_path):
+    running, repo, agents = rollout
+    by_id = {agent.agent_id: agent for agent in agents}
+    done: set[str] = set()
+    for wave, cumulative in enumerate((1, 2, 4), start=1):
+        jobs = wait_for_jobs([a for a in agents if a.agent_id not in done], cumulative - len(done), "1.0.0")
+        assert len(jobs) == cumulative - len(done), f"wave {wave} issued {len(jobs)} jobs"
+        current = status(running)
+        assert current["rollout"]["wave"] == wave
+        for agent_id, job in jobs.items():
+            by_id[agent_id].report(job, "succeeded", "1.0.0")
+            done.add(agent_id)
+    wait_until(lambda: status(running)["rollout"]["completed"], timeout=30, what="the rollout completes")
+    finished = status(running)
+    assert {device["state"] for device in finished["devices"]} == {"converged"}
+    assert [(w["wave"], w["devices"]) for w in finished["waves"]] == [(1, 1), (2, 1), (3, 2)]
+    history = [(entry["action"], entry["actor_kind"]) for entry in finished["history"]]
+    assert history == [("started", "commit"), ("wave-started", "system"), ("wave-started", "system"),
+                       ("completed", "system")]
+    assert finished["history"][0]["actor"] == "Fleetward Tests <tests@fleetward.invalid>"  # the commit author
+
+    # 2.0.0: the canary succeeds, the next wave fails: more than 10 % failed, so the rollout halts.
+    bad = commit(repo, fleet(tmp_path, "2.0.0"), "hello 2.0.0")
+    running.wait_applied(bad)
+    (canary_id, canary_job), = wait_for_jobs(agents, 1, "2.0.0").items()
+    assert canary_job["previous_version"] == "1.0.0"
+    by_id[canary_id].report(canary_job, "succeeded", "2.0.0")
+    (second_id, second_job), = wait_for_jobs([a for a in agents if a.agent_id != canary_id], 1, "2.0.0").items()
+    by_id[second_id].report(second_job, "failed", "1.0.0")
+    wait_until(lambda: status(running)["rollout"]["halted"], timeout=30, what="the rollout halts")
+    halted = status(running)
+    assert "1 of 2 devices failed in waves 1-2" in halted["rollout"]["reason"]
+    alerts = list_alerts(running.store, "acme", state="open")
+    assert [alert.type for alert in alerts] == ["controller.rollout-halted"]
+    assert leased([a for a in agents if a.agent_id not in (canary_id, second_id)]) == {}  # wave 3 never starts
+
+    # A viewer may not roll back; an operator may, and every touched device returns to 1.0.0.
+    with running.api(running.token(role="viewer")) as api:
+        assert api.post(f"/api/deployments/{DEPLOYMENT}/rollback").status_code == 403
+    with running.api(running.token(role="operator", name="ops-bot")) as api:
+        response = api.post(f"/api/deployments/{DEPLOYMENT}/rollback", json={"reason": "2.0.0 breaks printing"})
+        assert response.status_code == 202, response.text
+        assert api.post(f"/api/deployments/{DEPLOYMENT}/rollback").status_code == 409
+    (back_id, back_job), = wait_for_jobs([by_id[canary_id]], 1, "1.0.0").items()
+    assert (back_id, back_job["action"], back_job["previous_version"]) == (canary_id, "upgrade", "2.0.0")
+    by_id[canary_id].report(back_job, "succeeded", "1.0.0")
+
+    def rolled_back() -> bool:
+        states = {device["agent_id"]: device["state"] for device in status(running)["devices"]}
+        return states[canary_id] == states[second_id] == "rolled-back"
+    wait_until(rolled_back, timeout=30, what="both touched devices rolled back")
+    final = status(running)
+    assert final["rollout"]["halted"] and final["rollout"]["rolled_back_at"] is not None
+    assert ("rollback", "api-token", "ops-bot") in [(e["action"], e["actor_kind"], e["actor"]) for e in final["history"]]
+    assert any(entry.action == "deployment.rollback" and entry.actor == "ops-bot"
+               for entry in list_audit(running.store, None))
+
+    # A new revision of the Deployment resumes: a fresh rollout starts at wave 1.
+    fixed = commit(repo, fleet(tmp_path, "2.0.1"), "hello 2.0.1")
+    running.wait_applied(fixed)
+    wait_until(lambda: not status(running)["rollout"]["halted"], timeout=30, what="a fresh rollout")
+    assert status(running)["rollout"]["wave"] == 1
