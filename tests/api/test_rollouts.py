@@ -168,7 +168,8 @@ def test_three_waves_then_a_bad_version_halts_and_a_rollback_restores(rollout, t
     wait_until(rolled_back, timeout=30, what="both touched devices rolled back")
     final = status(running)
     assert final["rollout"]["halted"] and final["rollout"]["rolled_back_at"] is not None
-    assert ("rollback", "api-token", "ops-bot") in [(e["action"], e["actor_kind"], e["actor"]) for e in final["history"]]
+    transitions = [(entry["action"], entry["actor_kind"], entry["actor"]) for entry in final["history"]]
+    assert ("rollback", "api-token", "ops-bot") in transitions
     assert any(entry.action == "deployment.rollback" and entry.actor == "ops-bot"
                for entry in list_audit(running.store, None))
 
