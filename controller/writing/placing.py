@@ -21,6 +21,7 @@ FOLDERS = {
     "Policy": "policies",
     "AlertTicketRule": "alert-rules",
     "License": "licenses",
+    "Deployment": "deployments",
 }
 """The kinds the API writes, and the folder a new one goes to."""
 
