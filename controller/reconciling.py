@@ -40,6 +40,7 @@ from controller.store import (
     ProposalPlanRow,
     Store,
     agent_ids_of_clients,
+    clear_alerts_except,
     expire_jobs,
     issue_jobs,
     last_applied,
@@ -308,16 +309,21 @@ class Reconciler:
         return PassResult(len(observed.agents), len(result.jobs), len(result.cancellations))
 
     def record_rollouts(self, result: Plan, desired: DesiredState, now: datetime) -> None:
-        """Store each rollout's state and transitions; a rollout that halted itself raises an alert."""
+        """Store each rollout's state and transitions; a rollout that halted itself raises an alert,
+        which clears once git starts a new rollout of that deployment (or removes it)."""
         for report in write_rollouts(self.store, result.rollouts, desired, self.applied_author, now):
             client = report.deployment.rpartition(".")[0] or "msp"
             raise_alert(self.store, client=client, agent_id=None, type=ROLLOUT_HALTED, severity="critical",
-                        key=f"rollout:{report.deployment}:{report.state.digest}", now=now,
+                        key=_halt_key(report.deployment, report.state.digest), now=now,
                         message=f"rollout of {report.deployment} halted in wave {report.state.wave + 1}: "
                                 f"{report.state.reason}",
                         detail={"deployment": report.deployment, "wave": report.state.wave + 1,
                                 "reason": report.state.reason})
             log.warning("rollout of %s halted: %s", report.deployment, report.state.reason)
+        if result.covers_everything:
+            halted = {_halt_key(report.deployment, report.state.digest) for report in result.rollouts
+                      if report.state.halted}
+            clear_alerts_except(self.store, "rollout:", halted, now)
 
     def maintain(self) -> None:
         now = self.clock()
@@ -405,6 +411,10 @@ class Reconciler:
         for task in pending:
             task.cancel()
         self._wake.clear()
+
+
+def _halt_key(deployment: str, digest: str) -> str:
+    return f"rollout:{deployment}:{digest}"
 
 
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:

@@ -129,4 +129,5 @@ def plan(
         deployments=tuple(deployment_refs),
         rollouts=tuple(sorted(staging.reports, key=lambda report: report.deployment)),
         needs_full=staging.needs_full,
+        covers_everything=only_agents is None,
     )

@@ -94,6 +94,8 @@ class Plan:
     """A full plan's rollout of every deployment (incremental plans leave rollouts as they were)."""
     needs_full: bool = False
     """An incremental plan saw a result that may move a rollout: a full pass should follow."""
+    covers_everything: bool = True
+    """A full plan (every agent); an incremental one covers only the dirty agents."""
 
     @property
     def is_empty(self) -> bool:

@@ -57,6 +57,35 @@ def _untargeted(plan: Plan) -> list[str]:
     return [ref for ref in plan.deployments if ref not in targeted]
 
 
+HELD_STATES = {"waiting": "in a later rollout wave", "scheduled": "waiting for its maintenance window",
+               "halted": "the rollout is halted"}
+
+
+@dataclass(frozen=True)
+class _Held:
+    deployment: str
+    state: str
+    action: str
+    devices: tuple[str, ...]
+
+
+def _held(plan: Plan, hostnames: dict[str, str]) -> list[_Held]:
+    """Devices that need an action this plan does not issue yet: later waves, windows, halts."""
+    buckets: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for outcome in plan.outcomes:
+        if outcome.state in HELD_STATES and outcome.action is not None:
+            buckets[(outcome.deployment, outcome.state, outcome.action)].append(
+                hostnames.get(outcome.agent_id, outcome.agent_id))
+    return [_Held(deployment, state, action, tuple(sorted(devices)))
+            for (deployment, state, action), devices in sorted(buckets.items())]
+
+
+def _held_lines(held: list[_Held], bullet: str) -> list[str]:
+    return [f"{bullet}`{item.deployment}`: {item.action} on {len(item.devices)} more "
+            f"device{'s' if len(item.devices) != 1 else ''} ({HELD_STATES[item.state]}): {_names(item.devices)}"
+            for item in held]
+
+
 def _counts(plan: Plan) -> dict[str, int]:
     counts = {"install": 0, "upgrade": 0, "uninstall": 0}
     for job in plan.jobs:
@@ -67,7 +96,8 @@ def _counts(plan: Plan) -> dict[str, int]:
 def render_plan(plan: Plan, fmt: PlanFormat, *, hostnames: dict[str, str], devices: int) -> str:
     groups = _groups(plan, hostnames)
     if fmt == "json":
-        return json.dumps(_as_json(plan, groups, devices), indent=2, sort_keys=True) + "\n"
+        return json.dumps(_as_json(plan, groups, devices, _held(plan, hostnames)), indent=2,
+                          sort_keys=True) + "\n"
     counts = _counts(plan)
     summary = (f"{len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''} "
                f"({counts['install']} install, {counts['upgrade']} upgrade, "
@@ -93,7 +123,10 @@ def render_plan(plan: Plan, fmt: PlanFormat, *, hostnames: dict[str, str], devic
         if untargeted:
             lines += ["", "Deployments that target no enrolled device: "
                       + ", ".join(f"`{ref}`" for ref in untargeted)]
-        if plan.is_empty:
+        held = _held(plan, hostnames)
+        if held:
+            lines += ["", "Not issued yet:", *_held_lines(held, "- ")]
+        if plan.is_empty and not held:
             lines += ["", "Nothing to do: every targeted device is already as this revision wants it."]
         return "\n".join(lines).rstrip() + "\n"
 
@@ -113,17 +146,20 @@ def render_plan(plan: Plan, fmt: PlanFormat, *, hostnames: dict[str, str], devic
     untargeted = _untargeted(plan)
     if untargeted:
         lines += ["", "Deployments that target no enrolled device: " + ", ".join(untargeted)]
+    held = _held(plan, hostnames)
+    if held:
+        lines += ["", "Not issued yet:", *_held_lines(held, "  ")]
     lines += ["", f"Summary: {summary}."]
-    if plan.is_empty:
+    if plan.is_empty and not held:
         lines.append("Nothing to do: every targeted device is already as this revision wants it.")
     return "\n".join(lines) + "\n"
 
 
 def plan_json(plan: Plan, *, hostnames: dict[str, str], devices: int) -> dict[str, Any]:
-    return _as_json(plan, _groups(plan, hostnames), devices)
+    return _as_json(plan, _groups(plan, hostnames), devices, _held(plan, hostnames))
 
 
-def _as_json(plan: Plan, groups: list[_Group], devices: int) -> dict[str, Any]:
+def _as_json(plan: Plan, groups: list[_Group], devices: int, held: list[_Held]) -> dict[str, Any]:
     clients: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for group in groups:
         clients[group.client].append({
@@ -145,4 +181,7 @@ def _as_json(plan: Plan, groups: list[_Group], devices: int) -> dict[str, Any]:
             {"job_id": c.job_id, "agent_id": c.agent_id, "reason": c.reason} for c in plan.cancellations
         ],
         "untargeted_deployments": _untargeted(plan),
+        "held": [{"deployment": item.deployment, "state": item.state, "action": item.action,
+                  "device_count": len(item.devices), "devices": list(item.devices)}
+                 for item in held],
     }

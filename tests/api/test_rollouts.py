@@ -178,3 +178,4 @@ def test_three_waves_then_a_bad_version_halts_and_a_rollback_restores(rollout, t
     running.wait_applied(fixed)
     wait_until(lambda: not status(running)["rollout"]["halted"], timeout=30, what="a fresh rollout")
     assert status(running)["rollout"]["wave"] == 1
+    wait_until(lambda: not list_alerts(running.store, "acme", state="open"), what="the halt alert cleared")

@@ -84,13 +84,18 @@ def test_plan_against_a_database_names_devices_per_client(tmp_path, database_url
         store.close()
     text = fleetward("plan", "--repo", str(repo), "--db", database_url)
     assert text.returncode == 0, text.stderr
-    assert ("  install hello-tool 1.0.0 on 2 devices (acme.hello-on-linux): web-01, web-02"
-            in text.stdout)
+    # The default rollout starts with one canary device; the other waits for its wave, and says so.
     data = json.loads(fleetward("plan", "--repo", str(repo), "--db", database_url, "--format", "json").stdout)
-    assert data["counts"] == {"install": 2, "upgrade": 0, "uninstall": 0}
-    assert data["clients"]["acme"][0]["devices"] == ["web-01", "web-02"]
+    assert data["counts"] == {"install": 1, "upgrade": 0, "uninstall": 0}
+    (canary,) = data["clients"]["acme"][0]["devices"]
+    (held,) = data["held"]
+    (other,) = held["devices"]
+    assert {canary, other} == {"web-01", "web-02"}
+    assert (held["deployment"], held["state"], held["action"]) == ("acme.hello-on-linux", "waiting", "install")
+    assert f"  install hello-tool 1.0.0 on 1 device (acme.hello-on-linux): {canary}" in text.stdout
+    assert f"`acme.hello-on-linux`: install on 1 more device (in a later rollout wave): {other}" in text.stdout
     markdown = fleetward("plan", "--repo", str(repo), "--db", database_url, "--format", "markdown").stdout
-    assert "| install hello-tool 1.0.0 | 2 | `acme.hello-on-linux` | web-01, web-02 |" in markdown
+    assert f"| install hello-tool 1.0.0 | 1 | `acme.hello-on-linux` | {canary} |" in markdown
 
 
 def test_plan_of_an_invalid_revision_lists_problems(tmp_path):

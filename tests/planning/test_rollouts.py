@@ -212,3 +212,14 @@ def test_evaluation_is_deterministic_and_never_skips_a_wave_past_failures(
     counted = [by_agent[a] for a in covered if by_agent[a] != "excluded"]
     if reached > 0:  # every wave it left behind was under the failure threshold
         assert counted.count("failure") * 100 <= policy.failure_threshold * len(counted) or not counted
+
+
+def test_a_plan_report_names_the_devices_later_waves_hold() -> None:
+    from controller.reports.plans import plan_json, render_plan
+
+    result = plan(fleet(), fleet_state(), NOW)
+    hostnames = {agent_id: f"host-{agent_id}" for agent_id in AGENTS}
+    text = render_plan(result, "text", hostnames=hostnames, devices=20)
+    assert "install on 19 more devices (in a later rollout wave)" in text
+    (held,) = plan_json(result, hostnames=hostnames, devices=20)["held"]
+    assert (held["state"], held["action"], held["device_count"]) == ("waiting", "install", 19)

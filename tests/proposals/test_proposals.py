@@ -11,7 +11,7 @@ import pytest
 
 from controller.demo.serving_artifacts import ArtifactServer
 from controller.store import jobs_for_agent, list_revisions
-from tests.support.fleets import ACME_CLIENT, LINUX_GROUP, deployment_yaml, package_yaml
+from tests.support.fleets import ACME_CLIENT, LINUX_GROUP, ONE_WAVE, deployment_yaml, package_yaml
 from tests.support.gitrepos import commit, git
 from tests.support.running import AgentProcess, make_artifact, run_controller, wait_until
 
@@ -44,9 +44,9 @@ def fleet(tmp_path):
         files = {
             "clients/acme/client.yaml": ACME_CLIENT,
             "clients/acme/hello.yaml": "---\n".join([package("hello-tool", "1.0.0"), LINUX_GROUP,
-                                                     deployment_yaml()]),
+                                                     deployment_yaml(rollout=ONE_WAVE)]),
             "clients/acme/extra.yaml": "---\n".join([package("extra-tool", "1.0.0"),
-                                                     deployment_yaml("extra", "extra-tool")]),
+                                                     deployment_yaml("extra", "extra-tool", rollout=ONE_WAVE)]),
         }
         base = commit(clone, files, "hello and extra on ACME's Linux boxes")
         git(clone, "push", "-q", "origin", "main")
@@ -76,7 +76,7 @@ def test_a_proposal_is_planned_completely_and_never_applied(tmp_path, fleet, dat
 
         head = push_branch(clone, "proposals/upgrade-hello", {
             "clients/acme/hello.yaml": "---\n".join([package("hello-tool", "1.1.0"), LINUX_GROUP,
-                                                     deployment_yaml()]),
+                                                     deployment_yaml(rollout=ONE_WAVE)]),
             "clients/acme/extra.yaml": package("extra-tool", "1.0.0"),  # the deployment is deleted
         }, "upgrade hello, stop deploying extra")
         running.controller.reconciler.request_fetch()
@@ -157,7 +157,7 @@ def test_a_merge_applies_what_was_planned_or_says_how_it_differs(tmp_path, fleet
                         full_reconcile_interval=300) as running:
         running.wait_applied(base)
         head = push_branch(clone, "proposals/v11", {"clients/acme/hello.yaml": "---\n".join(
-            [package("hello-tool", "1.1.0"), LINUX_GROUP, deployment_yaml()])}, "hello 1.1.0")
+            [package("hello-tool", "1.1.0"), LINUX_GROUP, deployment_yaml(rollout=ONE_WAVE)])}, "hello 1.1.0")
         running.controller.reconciler.request_fetch()
         with running.api() as api:
             planned = wait_until(lambda: api.get("/api/plans/proposals/v11").status_code == 200
@@ -193,7 +193,7 @@ def test_a_merge_with_nothing_changed_in_between_applies_exactly_the_plan(tmp_pa
         agent.once()
         wait_until(lambda: running.device_state("acme.hello-on-linux", _host()) == "converged", what="converged")
         head = push_branch(clone, "proposals/v11", {"clients/acme/hello.yaml": "---\n".join(
-            [package("hello-tool", "1.1.0"), LINUX_GROUP, deployment_yaml()])}, "hello 1.1.0")
+            [package("hello-tool", "1.1.0"), LINUX_GROUP, deployment_yaml(rollout=ONE_WAVE)])}, "hello 1.1.0")
         running.controller.reconciler.request_fetch()
         with running.api() as api:
             planned = wait_until(lambda: api.get("/api/plans/proposals/v11").status_code == 200

@@ -37,8 +37,13 @@ spec:
 """
 
 
+ONE_WAVE = "{waves: [{percent: 100}], failureThreshold: 100}"
+"""A rollout of one wave that never halts, for tests about something else than rollouts."""
+
+
 def deployment_yaml(name: str = "hello-on-linux", package: str = "hello-tool", *,
-                    ensure: str = "present", group: str = "linux-boxes") -> str:
+                    ensure: str = "present", group: str = "linux-boxes", rollout: str | None = None) -> str:
+    rollout_line = f"  rollout: {rollout}\n" if rollout else ""
     return f"""\
 apiVersion: fleetward/v1
 kind: Deployment
@@ -47,7 +52,7 @@ spec:
   package: {package}
   ensure: {ensure}
   targets: {{group: {group}}}
-"""
+{rollout_line}"""
 
 
 def minimal_fleet(**package_args: object) -> dict[str, str]:
