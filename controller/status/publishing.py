@@ -22,6 +22,7 @@ from controller.settings import ControllerSettings
 from controller.status.collecting import collect_snapshot
 from controller.status.rendering import DeviceFileCache, render_status
 from controller.store import Store
+from controller.store.agents import LAST_SEEN_RESOLUTION
 from schemas.fleet import DEFAULT_STATUS_BRANCH
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,11 @@ class StatusPublisher:
                                f"(set another statusBranch in fleet.yaml)")
             log.error(self.last_error)
             return None
+        # last_seen_at is written at most every LAST_SEEN_RESOLUTION: a shorter window would show
+        # agents that check in every few seconds as offline part of the time.
+        online_window = max(3 * self.settings.checkin_interval, 2 * LAST_SEEN_RESOLUTION.total_seconds())
         snapshot = collect_snapshot(self.store, self.reconciler.applied, self.reconciler.source,
-                                    self.clock(), online_window=3 * self.settings.checkin_interval)
+                                    self.clock(), online_window=online_window)
         files = render_status(snapshot, self._device_files)
         if files == self._last_files and branch == self._last_branch and not self._unpushed:
             return None  # nothing changed since the last report: no git work at all
