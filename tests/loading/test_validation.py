@@ -66,8 +66,9 @@ CASES: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
         [f"{PACKAGE}:5:3: unknown field 'verison' (did you mean 'version'?)"],
     ),
     "unknown-field-lists-known-fields": (
-        {DEPLOYMENT: deployment_yaml().replace("  ensure:", "  colour: red\n  ensure:")},
-        [f"{DEPLOYMENT}:6:3: unknown field 'colour'; known fields: package, ensure, targets, suspend"],
+        {DEPLOYMENT: deployment_yaml().replace("  ensure:", "  priority: red\n  ensure:")},
+        [f"{DEPLOYMENT}:6:3: unknown field 'priority'; known fields: package, ensure, targets, suspend, "
+         "rollout, window"],
     ),
     "unknown-field-inside-a-list-item": (
         {PACKAGE: package_yaml().replace("      sha256:", "      sha265:")},
