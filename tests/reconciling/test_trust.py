@@ -78,15 +78,16 @@ def test_only_commits_signed_by_an_allowed_signer_are_applied(tmp_path, repo, da
         (problem,) = rejection(running, sneaky)
         assert "which is not an allowed signer" in problem and sneaky[:12] in problem
         assert running.applied_revision() == first
+        # The status branch lists rejections newer than the applied revision: look before a good one lands.
+        readme = wait_until(lambda: "is not applied" in (subprocess.run(
+            ["git", "-C", str(remote), "show", "fleetward/status:revisions.md"], capture_output=True, text=True,
+            check=False).stdout) or None, what="rejections on the status branch")
+        assert readme is True
 
         good = signed_commit(clone, {"clients/acme/b.yaml": deployment_yaml(name="b")}, "signed by Alice",
                              alice_key)
         git(clone, "push", "-q", "origin", "main")
         running.wait_applied(good)
-        readme = wait_until(lambda: "is not applied" in (subprocess.run(
-            ["git", "-C", str(remote), "show", "fleetward/status:revisions.md"], capture_output=True, text=True,
-            check=False).stdout) or None, what="rejections on the status branch")
-        assert readme is True
 
 
 def test_a_value_sealed_to_another_controller_rejects_the_revision_naming_the_key(tmp_path, repo, sqlite_url):
