@@ -91,6 +91,30 @@ def build_connector(settings: ConnectorSettings, sealed: SealedSecrets,
     raise UnknownConnector(f"connector type {type(settings).__name__} is not supported")
 
 
+class ConnectorCache:
+    """One open connector per name, rebuilt (the old one closed) when its fleet.yaml settings change."""
+
+    def __init__(self, sealed: SealedSecrets, transport: httpx.BaseTransport | None = None) -> None:
+        self.sealed = sealed
+        self.transport = transport
+        self._open: dict[str, tuple[ConnectorSettings, TicketConnector]] = {}
+
+    def get(self, name: str, settings: ConnectorSettings) -> TicketConnector:
+        cached = self._open.get(name)
+        if cached is not None and cached[0] == settings:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        connector = build_connector(settings, self.sealed, self.transport)
+        self._open[name] = (settings, connector)
+        return connector
+
+    def close(self) -> None:
+        for _settings, connector in self._open.values():
+            connector.close()
+        self._open.clear()
+
+
 class OutboxDelivery:
     """Delivers the ticket outbox every ``interval`` seconds beside the reconcile loop."""
 
@@ -100,8 +124,7 @@ class OutboxDelivery:
         self.sealed = sealed
         self.desired = desired
         self.interval = interval
-        self.transport = transport
-        self._connectors: dict[str, tuple[Any, TicketConnector]] = {}
+        self._connectors = ConnectorCache(sealed, transport)
         self._lock = threading.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -115,9 +138,7 @@ class OutboxDelivery:
         self.close()
 
     def close(self) -> None:
-        for _settings, connector in self._connectors.values():
-            connector.close()
-        self._connectors.clear()
+        self._connectors.close()
 
     def run_pass(self, now: datetime | None = None) -> DeliveryReport:
         with self._lock:
@@ -142,14 +163,7 @@ class OutboxDelivery:
         settings = state.fleet.tickets.connectors.get(name) if state is not None else None
         if settings is None:
             raise UnknownConnector(f"no connector {name!r} in fleet.yaml spec.tickets.connectors")
-        cached = self._connectors.get(name)
-        if cached is not None and cached[0] == settings:
-            return cached[1]
-        if cached is not None:
-            cached[1].close()
-        connector = build_connector(settings, self.sealed, self.transport)
-        self._connectors[name] = (settings, connector)
-        return connector
+        return self._connectors.get(name, settings)
 
     def _deliver(self, row: dict[str, Any], state: DesiredState | None, now: datetime,
                  report: DeliveryReport) -> None:

@@ -36,7 +36,7 @@ from controller.store import Store
 from controller.store.service_requests import resolve_from_psa
 from controller.store.ticket_sync import claim_poll, mark_synced, record_poll, tickets_to_poll
 from controller.tickets.connectors import ConnectorError, PollingConnector
-from controller.tickets.delivering import build_connector
+from controller.tickets.delivering import ConnectorCache
 from schemas.ticketing import ConnectWiseConnectorSettings, HaloPsaConnectorSettings
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,7 @@ class TicketSync:
         self.desired = desired
         self.interval = interval
         self.max_per_poll = max_per_poll
-        self.transport = transport
-        self._connectors: dict[str, tuple[Any, Any]] = {}
+        self._connectors = ConnectorCache(sealed, transport)
         self._lock = threading.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -80,9 +79,7 @@ class TicketSync:
         self.close()
 
     def close(self) -> None:
-        for _settings, connector in self._connectors.values():
-            connector.close()
-        self._connectors.clear()
+        self._connectors.close()
 
     def run_pass(self, now: datetime | None = None) -> SyncReport:
         """Poll every connector that is due at ``now``."""
@@ -102,14 +99,8 @@ class TicketSync:
             return report
 
     def _connector(self, name: str, settings: Any) -> PollingConnector:
-        cached = self._connectors.get(name)
-        if cached is not None and cached[0] == settings:
-            return cached[1]  # type: ignore[no-any-return]
-        if cached is not None:
-            cached[1].close()
-        connector = build_connector(settings, self.sealed, self.transport)
+        connector = self._connectors.get(name, settings)
         assert isinstance(connector, PollingConnector)
-        self._connectors[name] = (settings, connector)
         return connector
 
     def _poll(self, name: str, settings: ConnectWiseConnectorSettings | HaloPsaConnectorSettings, now: datetime,
