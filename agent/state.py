@@ -231,16 +231,17 @@ class DataDir:
         """Hold the data dir's lock for the block, or raise DataDirLocked at once."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (self.root / LOCK_FILE).open("a+b") as handle:
-            if not _try_lock(handle):
+            if not try_lock_file(handle):
                 raise DataDirLocked(f"another fleetward-agent is using {self.root}",
                                     hint="stop the running agent (or its service) first")
             try:
                 yield
             finally:
-                _unlock(handle)
+                unlock_file(handle)
 
 
-def _try_lock(handle: IO[bytes]) -> bool:
+def try_lock_file(handle: IO[bytes]) -> bool:
+    """Take the OS lock on an open file without waiting; False when another process holds it."""
     if sys.platform == "win32":
         handle.seek(0)
         try:
@@ -255,7 +256,7 @@ def _try_lock(handle: IO[bytes]) -> bool:
     return True
 
 
-def _unlock(handle: IO[bytes]) -> None:
+def unlock_file(handle: IO[bytes]) -> None:
     if sys.platform == "win32":
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)

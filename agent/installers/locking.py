@@ -9,19 +9,13 @@ for longer than ``wait_seconds`` turns the job into a "retry later" failure.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from agent.errors import TemporaryError
-
-if sys.platform == "win32":
-    import msvcrt
-else:
-    import fcntl
+from agent.state import try_lock_file, unlock_file
 
 _IN_PROCESS = threading.Lock()
 
@@ -38,7 +32,7 @@ def install_lock(path: Path, *, wait_seconds: float, poll_seconds: float = 0.2) 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a+b") as handle:
-            while not _try_lock(handle):
+            while not try_lock_file(handle):
                 if time.monotonic() >= deadline:
                     raise DeviceBusy(f"another install holds {path} (waited {wait_seconds:.0f}s)",
                                      hint="the job is retried later")
@@ -46,29 +40,7 @@ def install_lock(path: Path, *, wait_seconds: float, poll_seconds: float = 0.2) 
             try:
                 yield
             finally:
-                _unlock(handle)
+                unlock_file(handle)
     finally:
         _IN_PROCESS.release()
 
-
-def _try_lock(handle: IO[bytes]) -> bool:
-    if sys.platform == "win32":
-        handle.seek(0)
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _unlock(handle: IO[bytes]) -> None:
-    if sys.platform == "win32":
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-    else:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
