@@ -44,7 +44,8 @@ class ConnectWiseConnectorSettings(SpecModel):
     client_id: SealedValue
     board: str = Field(min_length=1, max_length=100, description="Service board for tickets without routing.board.")
     company: str | None = Field(default=None, max_length=100,
-                                description="Company identifier for tickets (default: the Fleetward client name).")
+                                description="Company identifier for tickets whose Client sets no PSA company id. With "
+                                            "neither, the ticket stays in the outbox with a setup error.")
     resolved_status: StatusName = Field(
         default="Resolved", description="The status Fleetward sets to resolve a ticket; polling reads it as resolved.")
     closed_statuses: list[StatusName] = Field(

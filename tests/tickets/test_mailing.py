@@ -32,7 +32,7 @@ from schemas.fleet import FleetSpec
 from schemas.protocol import Facts
 from schemas.ticketing import EmailSettings
 from tests.support.resources import client, desired, resource
-from tests.tickets.mailserver import FakeSmtpServer
+from tests.tickets.mailserver import FakeSmtpServer, loopback_certificate, server_context
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 PASSWORD = "smtp-SECRET-5a1e"
@@ -174,6 +174,40 @@ def test_starttls_required_but_not_offered_is_refused_before_any_login(tmp_path:
             assert rig.outbox.run_pass(NOW + timedelta(minutes=60)).failed == 1
             (mail,) = rig.mails()
             assert "does not offer STARTTLS" in mail.last_error and smtp.logins == []
+
+
+def test_starttls_upgrades_before_the_login_and_the_mail_goes_out_encrypted(
+        tmp_path: Any, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = loopback_certificate(tmp_path)
+    # The controller verifies against the system's trust store; OpenSSL reads SSL_CERT_FILE for it.
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with FakeSmtpServer(username="fleetward", password=PASSWORD, tls=server_context(cert, key)) as smtp:
+        for rig in _rig(tmp_path, database_url, smtp, {
+                "host": "127.0.0.1", "port": smtp.port, "from": "fleetward@msp.example",
+                "username": "fleetward", "password": PASSWORD}):
+            rig.escalate(60)
+            assert rig.outbox.run_pass(NOW + timedelta(minutes=60)).delivered == 1
+            (received,) = smtp.messages
+            assert received.tls and received.login == "fleetward"
+            assert sorted(received.recipients) == ["lead@msp.example", "oncall@msp.example"]
+            (mail,) = rig.mails()
+            assert mail.state == "delivered"
+
+
+def test_a_certificate_the_controller_cannot_verify_stops_before_the_login(
+        tmp_path: Any, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = loopback_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    with FakeSmtpServer(username="fleetward", password=PASSWORD, tls=server_context(cert, key)) as smtp:
+        for rig in _rig(tmp_path, database_url, smtp, {
+                "host": "127.0.0.1", "port": smtp.port, "from": "fleetward@msp.example",
+                "username": "fleetward", "password": PASSWORD}):
+            rig.escalate(60)
+            assert rig.outbox.run_pass(NOW + timedelta(minutes=60)).failed == 1
+            (mail,) = rig.mails()
+            assert "could not be verified" in mail.last_error
+            assert smtp.logins == [] and smtp.messages == []
 
 
 def test_a_login_without_tls_to_a_remote_server_is_refused_before_connecting() -> None:
