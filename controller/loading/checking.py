@@ -46,8 +46,9 @@ class Candidate:
     def location(self) -> SourceLocation:
         return SourceLocation(self.document.path, self.document.line, self.document.column)
 
-    def problem(self, message: str, *loc: str | int) -> Problem:
-        line, column = (node_position(self.document.tree, loc) if loc
+    def problem(self, message: str, *loc: str | int, at_key: bool = False) -> Problem:
+        """A problem at the node ``loc`` names (its key when ``at_key``), or at the document."""
+        line, column = (node_position(self.document.tree, loc, at_key=at_key) if loc
                         else (self.document.line, self.document.column))
         return problem(self.document.path, line, column, message)
 

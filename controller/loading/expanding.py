@@ -58,7 +58,8 @@ def _script_params(checks: Sequence[Check], candidate: Candidate, desired: Desir
                                                    "spec", "template"))
                 else:
                     where = (*loc, "params", param) if param is not None else (*loc, "script")
-                    found.append(candidate.problem(message, *where))
+                    undeclared = param is not None and all(p.name != param for p in script.resource.spec.parameters)
+                    found.append(candidate.problem(message, *where, at_key=undeclared))
     return found
 
 
@@ -81,8 +82,7 @@ def expand_policies(candidates: Sequence[Candidate], desired: DesiredState,
         if not isinstance(policy, Policy):
             continue
         if policy.spec.template is None:
-            # Inline checks' script params are not judged yet: existing fleets pass params their
-            # Scripts do not declare. _script_params(..., None) does it when that is decided.
+            found += _script_params(policy.spec.checks, candidate, desired, missing, None)
             checks_of[(candidate.scope, policy.name)] = tuple(policy.spec.checks)
             continue
         loaded = desired.resolve(PolicyTemplate, candidate.scope, policy.spec.template)

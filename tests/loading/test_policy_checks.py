@@ -97,3 +97,25 @@ def test_a_wrong_check_is_reported_at_its_place(tmp_path, check, where, says):
     (problem,) = [str(p) for p in check_files(DirectorySource(load(tmp_path, f"    - {check}\n")))]
     assert problem.startswith(f"clients/acme/policy.yaml:{where}"), problem
     assert says in problem, problem
+
+
+@pytest.mark.parametrize(("check", "expected"), [
+    pytest.param("{name: free, script: disk-free, params: {min_percent: '15'}}",
+                 "clients/acme/policy.yaml:7:61: parameter min_percent must be an integer, got '15' "
+                 "(Script 'disk-free')", id="wrong-type"),
+    pytest.param("{name: free, script: disk-free, params: {min_pct: 15}}",
+                 "clients/acme/policy.yaml:7:48: Script 'disk-free' has no parameter 'min_pct' "
+                 "(did you mean 'min_percent'?)", id="unknown"),
+    pytest.param("{name: fw, type: firewall, remediation: {script: clean-temp, params: {days: true}}}",
+                 "clients/acme/policy.yaml:7:83: parameter days must be an integer, got true "
+                 "(Script 'clean-temp')", id="remediation-wrong-type"),
+    pytest.param("{name: free, script: needy}",
+                 "clients/acme/policy.yaml:7:28: Script 'needy' needs the parameter path; add them under params",
+                 id="missing-required"),
+])
+def test_inline_script_params_are_checked_against_the_scripts_parameters(tmp_path, check, expected):
+    needy = ("---\napiVersion: fleetward/v1\nkind: Script\nmetadata: {name: needy}\nspec:\n  shell: bash\n"
+             "  file: scripts/disk-free.sh\n  os: [linux]\n  parameters: [{name: path, required: true}]\n")
+    root = load(tmp_path, f"    - {check}\n")
+    (root / "scripts/library.yaml").write_text(SCRIPTS + needy)
+    assert [str(p) for p in check_files(DirectorySource(root))] == [expected]

@@ -206,7 +206,7 @@ def test_reads_come_from_the_applied_revision_and_are_scoped_to_the_tokens_clien
     assert all_policies["revision"] == remote.tip()
     assert [item["id"] for item in all_policies["items"]] == ["patched", "acme.enough-disk", "globex.backups"]
     assert [item["id"] for item in acme_policies["items"]] == ["patched", "acme.enough-disk"]
-    assert acme_policies["items"][1]["source"] == "clients/acme/disk.yaml:13:1"
+    assert acme_policies["items"][1]["source"] == "clients/acme/disk.yaml:14:1"
     assert acme_policies["items"][1]["spec"]["targets"] == {"group": "linux-boxes", "groups": [],
                                                             "devices": ["pc-1", "pc-2"]}
     assert [item["id"] for item in scripts["items"]] == ["patch-check", "acme.disk-free"]

@@ -21,6 +21,7 @@ spec:
   shell: bash
   file: "scripts/disk-free.sh"
   os: [linux]
+  parameters: [{name: min_percent, type: integer}, {name: unit, type: string}]
 
 ---
 # The policy itself
