@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 
 from controller.desired import DesiredState, Loaded, ResourceKey, Scope, SourceLocation
 from controller.loading.expanding import expand_policies
+from controller.loading.inheriting import inherit_policies
 from controller.loading.locating import node_position
 from controller.loading.parsing import Document
 from controller.loading.problems import Problem, problem
@@ -98,6 +99,10 @@ def check(candidates: Sequence[Candidate], unseen: Unseen,
     policy_checks, expansion = expand_policies(
         candidates, desired, lambda model, name, candidate: _missing(model, name, candidate, desired, unseen))
     problems += expansion
+    policy_checks, inheritance = inherit_policies(
+        candidates, desired, policy_checks,
+        lambda model, name, candidate: _missing(model, name, candidate, desired, unseen))
+    problems += inheritance
     desired = replace(desired, policy_checks=policy_checks)
     problems += _client_folders(candidates, desired, unseen)
     problems += _scope_reach(candidates)

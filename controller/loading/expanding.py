@@ -30,7 +30,7 @@ Missing = Callable[[type[Resource], str, "Candidate"], "str | None"]
 """Why a name does not resolve from a candidate (None when it does or might): checking's rule."""
 
 
-def _script_params(checks: Sequence[Check], candidate: Candidate, desired: DesiredState,
+def script_problems(checks: Sequence[Check], candidate: Candidate, desired: DesiredState,
                    missing: Missing, templated: str | None) -> list[Problem]:
     """Scripts the checks run, and the params given to them, against the Scripts' declarations."""
     found: list[Problem] = []
@@ -82,7 +82,7 @@ def expand_policies(candidates: Sequence[Candidate], desired: DesiredState,
         if not isinstance(policy, Policy):
             continue
         if policy.spec.template is None:
-            found += _script_params(policy.spec.checks, candidate, desired, missing, None)
+            found += script_problems(policy.spec.checks, candidate, desired, missing, None)
             checks_of[(candidate.scope, policy.name)] = tuple(policy.spec.checks)
             continue
         loaded = desired.resolve(PolicyTemplate, candidate.scope, policy.spec.template)
@@ -93,7 +93,6 @@ def expand_policies(candidates: Sequence[Candidate], desired: DesiredState,
         found += [candidate.problem(message, *loc) for loc, message in problems]
         if checks is None:
             continue
-        script_problems = _script_params(checks, candidate, desired, missing, loaded.resource.name)
-        found += script_problems
+        found += script_problems(checks, candidate, desired, missing, loaded.resource.name)
         checks_of[(candidate.scope, policy.name)] = tuple(checks)
     return checks_of, found

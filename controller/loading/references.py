@@ -37,7 +37,11 @@ def _deployment(resource: Resource) -> list[Reference]:
 
 def _policy(resource: Resource) -> list[Reference]:
     assert isinstance(resource, Policy)
-    found = _targets(resource.spec.targets)
+    spec = resource.spec
+    found = _targets(spec.targets) if spec.targets is not None else []
+    if spec.exclude is not None:
+        found += [(DeviceGroup, name, ("spec", "exclude", "groups", index))
+                  for index, name in enumerate(spec.exclude.groups)]
     if resource.spec.template is not None:
         found.append((PolicyTemplate, resource.spec.template, ("spec", "template")))
     for index, check in enumerate(resource.spec.checks):

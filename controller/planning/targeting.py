@@ -15,6 +15,7 @@ from controller.observed import ObservedAgent
 from schemas.deployments import Deployment, Targets
 from schemas.groups import DeviceGroup
 from schemas.ids import AgentId
+from schemas.policies import Exclusions
 
 
 class Targeting:
@@ -62,6 +63,21 @@ class Targeting:
             in_scope = {agent.agent_id for agent in self._by_client.get(scope, [])}
             chosen &= in_scope
         return frozenset(chosen)
+
+    def excluded(self, scope: Scope, exclude: Exclusions | None) -> frozenset[AgentId]:
+        """The devices of ``scope`` that ``exclude`` (a Policy's) names: groups, devices, label selector."""
+        if exclude is None:
+            return frozenset()
+        found = self._named_devices(exclude.devices, scope)
+        for group_name in exclude.groups:
+            group = self._desired.resolve(DeviceGroup, scope, group_name)
+            if group is not None:  # the loader rejects dangling references
+                found.update(self.members(group))
+        if exclude.selector is not None:
+            found.update(agent.agent_id for agent in self.in_scope(scope) if exclude.selector.matches(agent.labels))
+        if scope is not None:
+            found &= {agent.agent_id for agent in self.in_scope(scope)}
+        return frozenset(found)
 
     def _named_devices(self, names: Iterable[str], scope: Scope) -> set[AgentId]:
         found: set[AgentId] = set()

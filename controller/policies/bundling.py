@@ -1,15 +1,18 @@
 """The policy bundle each agent fetches (``GET /api/agent/v1/policies``) and its version.
 
-For one applied revision every Policy is turned once into a :class:`PolicyEntry`: its checks
-(inline, or its PolicyTemplate as the loader expanded it: :meth:`DesiredState.checks_of`), every
-Script they name - for a check or a remediation, resolved from the policy's scope (its client's
-Script first, then MSP-wide) - with the text and SHA-256 the loader read from the same revision
-(:meth:`DesiredState.script_file`), and a version digesting all of that. A policy that cannot be
-delivered gets no entry; its problem is logged once per revision and its targets stay *unknown*
-in compliance.
+For one applied revision every policy variant (:func:`~controller.planning.inheriting.effective_policies`:
+a Policy, or an MSP-wide baseline as one client's override changes it) is turned once into a
+:class:`PolicyEntry`: its checks (inline, or its PolicyTemplate as the loader expanded it), every
+Script they name - for a check or a remediation, resolved from the scope the check was written in
+(its client's Script first, then MSP-wide) - with the text and SHA-256 the loader read from the
+same revision (:meth:`DesiredState.script_file`), and a version digesting all of that. A variant
+keeps its Policy's id (an override's is its baseline's), so only the version tells them apart. A
+policy that cannot be delivered gets no entry; its problem is logged once per revision and its
+targets stay *unknown* in compliance.
 
 Which policies apply to an agent is the planner's targeting (:class:`Targeting`) run for that one
-agent. The bundle's version is a digest of the applied entries' versions and the agent's pending
+agent, with overrides and exclusions (:func:`~controller.planning.inheriting.policy_targets`).
+The bundle's version is a digest of the applied entries' versions and the agent's pending
 run-now requests, cached per revision and agent, so a check-in costs a dictionary lookup.
 """
 
@@ -21,14 +24,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from controller.desired import DesiredState, Loaded
+from controller.desired import DesiredState
 from controller.errors import FleetwardError
 from controller.observed import ObservedAgent
+from controller.planning.inheriting import EffectivePolicy, VariantKey, effective_policies, policy_targets
 from controller.planning.targeting import Targeting
 from schemas.checks import Check, ScriptCheck
 from schemas.ids import AgentId
 from schemas.jobs import canonical_json
-from schemas.policies import Policy
 from schemas.protocol import BundledPolicy, BundledScript, PolicyBundle, PolicyRunRequest
 from schemas.scripts import Script
 
@@ -48,54 +51,61 @@ def every_seconds(every: str) -> int:
     return max(60, int(every[:-1]) * _UNIT_SECONDS[every[-1]])
 
 
-def script_names(checks: Sequence[Check]) -> list[str]:
-    """Every Script the checks run, for the check itself or as remediation, in first-use order."""
-    names: list[str] = []
+def script_names(checks: Sequence[Check]) -> list[tuple[Check, str]]:
+    """(check, Script name) for every Script the checks run, for the check itself or as remediation."""
+    names: list[tuple[Check, str]] = []
     for check in checks:
         for name in (check.script if isinstance(check, ScriptCheck) else None,
                      check.remediation.script if check.remediation is not None else None):
-            if name is not None and name not in names:
-                names.append(name)
+            if name is not None:
+                names.append((check, name))
     return names
 
 
-def policy_entry(desired: DesiredState, policy: Loaded[Policy]) -> PolicyEntry:
-    """What the agent receives for ``policy``; FleetwardError (with the fix) when it cannot be delivered."""
-    checks = list(desired.checks_of(policy))
-    scripts: list[BundledScript] = []
-    for name in script_names(checks):
-        loaded = desired.resolve(Script, policy.scope, name)
+def policy_entry(desired: DesiredState, effective: EffectivePolicy) -> PolicyEntry:
+    """What the agent receives for ``effective``; FleetwardError (with the fix) when it cannot be delivered."""
+    policy = effective.policy
+    where = str(effective.override.location if effective.override is not None else policy.location)
+    checks = list(effective.checks)
+    scripts: dict[str, BundledScript] = {}
+    for check, name in script_names(checks):
+        loaded = desired.resolve(Script, effective.script_scope(check), name)
         if loaded is None:  # the loader refuses dangling references; a stale revision could still have one
-            raise FleetwardError(f"policy {policy.ref} ({policy.location}) uses Script {name!r}, which is not "
+            raise FleetwardError(f"policy {policy.ref} ({where}) uses Script {name!r}, which is not "
                                  "in the revision", hint="add the Script or fix the name")
+        if name in scripts:
+            if scripts[name].ref != loaded.ref:
+                raise FleetwardError(f"policy {policy.ref} ({where}) runs two Scripts named {name!r} "
+                                     f"({scripts[name].ref} and {loaded.ref})",
+                                     hint="rename the client's Script so it does not shadow the baseline's")
+            continue
         file = desired.script_file(loaded)
         if file is None:  # only a DesiredState the loader did not build lacks its files
             raise FleetwardError(f"the text of Script {loaded.ref} ({loaded.resource.spec.file}) is not loaded",
                                  hint="load the revision with the fleet loader")
-        text, digest = file.text, file.sha256
         declared = loaded.resource.spec
-        scripts.append(BundledScript(name=name, ref=loaded.ref, shell=declared.shell, text=text, sha256=digest,
-                                     timeout_seconds=declared.timeout_seconds, os=list(declared.os),
-                                     parameters=list(declared.parameters)))
-    spec = policy.resource.spec
+        scripts[name] = BundledScript(name=name, ref=loaded.ref, shell=declared.shell, text=file.text,
+                                      sha256=file.sha256, timeout_seconds=declared.timeout_seconds,
+                                      os=list(declared.os), parameters=list(declared.parameters))
+    spec = effective.spec
     content = BundledPolicy(id=policy.ref, version="-", mode=spec.mode,
                             every_seconds=every_seconds(spec.schedule.every), checks=checks,
-                            scripts={script.name: script.ref for script in scripts})
+                            scripts={script.name: script.ref for script in scripts.values()})
     digest = hashlib.sha256(canonical_json({
         "policy": content.model_dump(mode="json", by_alias=True, exclude={"version"}),
-        "scripts": {script.ref: script.sha256 for script in scripts},
+        "scripts": {script.ref: script.sha256 for script in scripts.values()},
     }).encode()).hexdigest()[:16]
-    return PolicyEntry(content.model_copy(update={"version": digest}), tuple(scripts))
+    return PolicyEntry(content.model_copy(update={"version": digest}), tuple(scripts.values()))
 
 
-def assigned_policies(desired: DesiredState, agents: Sequence[ObservedAgent]) -> dict[str, frozenset[AgentId]]:
-    """Policy ref -> the agents (of ``agents``) it targets, by the planner's targeting."""
+def assigned_policies(desired: DesiredState, agents: Sequence[ObservedAgent]) -> dict[VariantKey, frozenset[AgentId]]:
+    """Policy variant -> the agents (of ``agents``) it targets, overrides and exclusions applied."""
     targeting = Targeting(desired, agents)
-    found: dict[str, frozenset[AgentId]] = {}
-    for policy in desired.of_kind(Policy).values():
-        targets = targeting.targets_of(policy.scope, policy.resource.spec.targets)
+    found: dict[VariantKey, frozenset[AgentId]] = {}
+    for effective in effective_policies(desired):
+        targets = policy_targets(targeting, effective)
         if targets:
-            found[policy.ref] = targets
+            found[effective.key] = targets
     return found
 
 
@@ -106,16 +116,16 @@ def observed_agent(agent_id: str, client: str, labels: Mapping[str, str]) -> Obs
 
 
 class PolicyBundles:
-    """Per applied revision: every policy's entry (built once) and each agent's assigned policies."""
+    """Per applied revision: every policy variant's entry (built once) and each agent's assigned variants."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._revision: str | None = None
-        self._entries: dict[str, PolicyEntry] | None = None
-        self._assigned: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, ...]] = {}
+        self._entries: dict[VariantKey, PolicyEntry] | None = None
+        self._assigned: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[VariantKey, ...]] = {}
 
-    def entries(self, desired: DesiredState) -> Mapping[str, PolicyEntry]:
-        """Every deliverable policy of ``desired`` by ref."""
+    def entries(self, desired: DesiredState) -> Mapping[VariantKey, PolicyEntry]:
+        """Every deliverable policy variant of ``desired``, by (policy id, override's client or None)."""
         with self._lock:
             self._switch(desired)
             if self._entries is None:
@@ -126,56 +136,64 @@ class PolicyBundles:
         if desired.revision != self._revision:
             self._revision, self._entries, self._assigned = desired.revision, None, {}
 
-    def _build(self, desired: DesiredState) -> dict[str, PolicyEntry]:
-        built: dict[str, PolicyEntry] = {}
-        for policy in desired.of_kind(Policy).values():
+    def _build(self, desired: DesiredState) -> dict[VariantKey, PolicyEntry]:
+        built: dict[VariantKey, PolicyEntry] = {}
+        for effective in effective_policies(desired):
             try:
-                built[policy.ref] = policy_entry(desired, policy)
+                built[effective.key] = policy_entry(desired, effective)
             except FleetwardError as problem:
-                log.warning("policy %s is not delivered to agents: %s", policy.ref, problem)
+                log.warning("policy %s is not delivered to agents: %s", effective.ref, problem)
         return built
 
-    def assigned(self, desired: DesiredState, agent_id: str, client: str, labels: Mapping[str, str]) -> tuple[str, ...]:
-        """Refs of the deliverable policies that target this agent, sorted."""
+    def variants(self, desired: DesiredState, agent_id: str, client: str,
+                 labels: Mapping[str, str]) -> tuple[VariantKey, ...]:
+        """The deliverable policy variants that target this agent, sorted (at most one per policy id)."""
         key = (agent_id, tuple(sorted(labels.items())))
         entries = self.entries(desired)
         with self._lock:
             found = self._assigned.get(key)
         if found is None:
             targets = assigned_policies(desired, [observed_agent(agent_id, client, labels)])
-            found = tuple(sorted(ref for ref in targets if ref in entries))
+            found = tuple(sorted((variant for variant in targets if variant in entries),
+                                 key=lambda variant: (variant[0], variant[1] or "")))
             with self._lock:
                 if desired.revision == self._revision:
                     self._assigned[key] = found
         return found
+
+    def assigned(self, desired: DesiredState, agent_id: str, client: str, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """Ids of the deliverable policies that target this agent, sorted."""
+        return tuple(ref for ref, _client in self.variants(desired, agent_id, client, labels))
 
     def version(self, desired: DesiredState | None, agent_id: str, client: str, labels: Mapping[str, str],
                 runs: Sequence[PolicyRunRequest] = ()) -> str:
         """The check-in's ``policies_version``: '' when nothing applies and nothing is requested."""
         if desired is None:
             return ""
-        refs = self.assigned(desired, agent_id, client, labels)
-        if not refs:
+        variants = self.variants(desired, agent_id, client, labels)
+        if not variants:
             return ""
         entries = self.entries(desired)
-        return _digest([(ref, entries[ref].policy.version) for ref in refs],
+        refs = {ref for ref, _client in variants}
+        return _digest([(variant[0], entries[variant].policy.version) for variant in variants],
                        [run for run in runs if run.policy_id in refs])
 
     def bundle(self, desired: DesiredState | None, agent_id: str, client: str, labels: Mapping[str, str],
                runs: Sequence[PolicyRunRequest] = ()) -> PolicyBundle:
         if desired is None:
             return PolicyBundle(agent_id=agent_id, revision="", version="")
-        refs = self.assigned(desired, agent_id, client, labels)
+        variants = self.variants(desired, agent_id, client, labels)
         entries = self.entries(desired)
         scripts: dict[str, BundledScript] = {}
-        for ref in refs:
-            for script in entries[ref].scripts:
+        for variant in variants:
+            for script in entries[variant].scripts:
                 scripts[script.ref] = script
+        refs = {ref for ref, _client in variants}
         wanted = [run for run in runs if run.policy_id in refs]
         return PolicyBundle(
             agent_id=agent_id, revision=desired.revision,
             version=self.version(desired, agent_id, client, labels, runs),
-            policies=[entries[ref].policy for ref in refs],
+            policies=[entries[variant].policy for variant in variants],
             scripts=[scripts[ref] for ref in sorted(scripts)], run_requests=wanted)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from controller.loading import DirectorySource, load_revision
+from controller.planning.inheriting import effective_policies
 from controller.policies.bundling import policy_entry
 from schemas.checks import DiskFreeCheck, ScriptCheck
-from schemas.policies import Policy
 from tests.support.fleets import ACME_CLIENT, LINUX_GROUP
 from tests.support.gitrepos import write_files
 
@@ -55,7 +55,7 @@ def test_a_template_policy_is_bundled_with_its_expanded_checks_and_the_script_te
                            "templates/roomy.yaml": TEMPLATE, "clients/acme/policy.yaml": POLICY,
                            "scripts/clean-temp.yaml": SCRIPT, "scripts/clean-temp.sh": SCRIPT_TEXT})
     desired = load_revision(DirectorySource(tmp_path))
-    (policy,) = desired.of_kind(Policy).values()
+    (policy,) = effective_policies(desired)
 
     entry = policy_entry(desired, policy)
 
@@ -77,6 +77,6 @@ def test_the_version_follows_the_script_text(tmp_path):
     versions = []
     for root in (tmp_path / "a", tmp_path / "b"):
         desired = load_revision(DirectorySource(root))
-        (policy,) = desired.of_kind(Policy).values()
+        (policy,) = effective_policies(desired)
         versions.append(policy_entry(desired, policy).policy.version)
     assert versions[0] != versions[1]
