@@ -1,4 +1,4 @@
-"""Checks across resources: placement, duplicate names, references, tenancy, shadowing.
+"""Checks across resources: placement, duplicate names, references, tenancy, shadowing, policy conflicts.
 
 Scope comes from the folder: ``clients/<name>/...`` belongs to client ``name``;
 everything else is MSP-wide. A client's resources may refer to their own client's
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from controller.desired import DesiredState, Loaded, ResourceKey, Scope, SourceLocation
+from controller.loading.conflicting import conflict_problems
 from controller.loading.expanding import expand_policies
 from controller.loading.inheriting import inherit_policies
 from controller.loading.locating import node_position
@@ -104,6 +105,7 @@ def check(candidates: Sequence[Candidate], unseen: Unseen,
         lambda model, name, candidate: _missing(model, name, candidate, desired, unseen))
     problems += inheritance
     desired = replace(desired, policy_checks=policy_checks)
+    problems += conflict_problems(candidates, desired)
     problems += _client_folders(candidates, desired, unseen)
     problems += _scope_reach(candidates)
     problems += _shadowing(candidates, desired)
