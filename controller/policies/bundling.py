@@ -98,11 +98,15 @@ def policy_entry(desired: DesiredState, effective: EffectivePolicy) -> PolicyEnt
     return PolicyEntry(content.model_copy(update={"version": digest}), tuple(scripts.values()))
 
 
-def assigned_policies(desired: DesiredState, agents: Sequence[ObservedAgent]) -> dict[VariantKey, frozenset[AgentId]]:
-    """Policy variant -> the agents (of ``agents``) it targets, overrides and exclusions applied."""
+def assigned_policies(desired: DesiredState, agents: Sequence[ObservedAgent],
+                      variants: Sequence[EffectivePolicy] | None = None) -> dict[VariantKey, frozenset[AgentId]]:
+    """Policy variant -> the agents (of ``agents``) it targets, overrides and exclusions applied.
+
+    ``variants`` are ``effective_policies(desired)`` when the caller has them already.
+    """
     targeting = Targeting(desired, agents)
     found: dict[VariantKey, frozenset[AgentId]] = {}
-    for effective in effective_policies(desired):
+    for effective in variants if variants is not None else effective_policies(desired):
         targets = policy_targets(targeting, effective)
         if targets:
             found[effective.key] = targets
@@ -122,6 +126,7 @@ class PolicyBundles:
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._entries: dict[VariantKey, PolicyEntry] | None = None
+        self._variants: list[EffectivePolicy] = []
         self._assigned: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[VariantKey, ...]] = {}
 
     def entries(self, desired: DesiredState) -> Mapping[VariantKey, PolicyEntry]:
@@ -129,16 +134,17 @@ class PolicyBundles:
         with self._lock:
             self._switch(desired)
             if self._entries is None:
-                self._entries = self._build(desired)
+                self._variants = effective_policies(desired)
+                self._entries = self._build(desired, self._variants)
             return self._entries
 
     def _switch(self, desired: DesiredState) -> None:
         if desired.revision != self._revision:
             self._revision, self._entries, self._assigned = desired.revision, None, {}
 
-    def _build(self, desired: DesiredState) -> dict[VariantKey, PolicyEntry]:
+    def _build(self, desired: DesiredState, variants: Sequence[EffectivePolicy]) -> dict[VariantKey, PolicyEntry]:
         built: dict[VariantKey, PolicyEntry] = {}
-        for effective in effective_policies(desired):
+        for effective in variants:
             try:
                 built[effective.key] = policy_entry(desired, effective)
             except FleetwardError as problem:
@@ -152,8 +158,9 @@ class PolicyBundles:
         entries = self.entries(desired)
         with self._lock:
             found = self._assigned.get(key)
+            variants = self._variants if desired.revision == self._revision else None
         if found is None:
-            targets = assigned_policies(desired, [observed_agent(agent_id, client, labels)])
+            targets = assigned_policies(desired, [observed_agent(agent_id, client, labels)], variants)
             found = tuple(sorted((variant for variant in targets if variant in entries),
                                  key=lambda variant: (variant[0], variant[1] or "")))
             with self._lock:
