@@ -3,19 +3,20 @@
 Each check that sets something has an identity (:meth:`schemas.checks.CheckBase.identity`: this
 service, this file, this registry value...). Two checks with one identity that cannot both hold
 (:meth:`~schemas.checks.CheckBase.disagreement`), in policy variants that may reach a common device
-(:mod:`~controller.loading.reaching`), are reported once, at the later of the two places they are
-written, naming the other: the revision is rejected, so agents never flip a setting back and forth
-between two policies. Checks are compared as each device would receive them: baselines with their
-clients' overrides applied, templates rendered. Two variants of one policy never meet (each client
+(:mod:`~controller.loading.reaching`), are reported once, naming the other: in the client's file
+when one of them is a client's (the exception to an MSP-wide rule), else at the later place. The
+revision is rejected, so agents never flip a setting back and forth between two policies. Checks
+are compared as each device would receive them: baselines with their clients' overrides applied,
+templates rendered. Two variants of one policy never meet (each client
 gets one), so an override that changes its baseline's setting is no conflict: that is its purpose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from controller.desired import DesiredState, ResourceKey
+from controller.desired import DesiredState, ResourceKey, Scope
 from controller.loading.locating import Loc
 from controller.loading.problems import Problem
 from controller.loading.reaching import Reach, may_overlap, reach
@@ -41,23 +42,43 @@ def conflict_problems(candidates: Sequence[Candidate], desired: DesiredState) ->
     reaches: dict[VariantKey, Reach] = {}
     found: set[Problem] = set()
     for identity, claimed in claims.items():
-        for index, (first, one) in enumerate(claimed):
-            for second, other in claimed[index + 1:]:
-                if first is not second:
-                    if first.ref == second.ref:
-                        continue  # variants of one policy reach different clients
-                    if first.key not in reaches:
-                        reaches[first.key] = reach(desired, first)
-                    if second.key not in reaches:
-                        reaches[second.key] = reach(desired, second)
-                    if not may_overlap(reaches[first.key], reaches[second.key]):
-                        continue
-                if one.disagreement(other) is None:
+        for first, one, second, other in _pairs(claimed):
+            if first is not second:
+                if first.ref == second.ref:
+                    continue  # variants of one policy reach different clients
+                if first.key not in reaches:
+                    reaches[first.key] = reach(desired, first)
+                if second.key not in reaches:
+                    reaches[second.key] = reach(desired, second)
+                if not may_overlap(reaches[first.key], reaches[second.key]):
                     continue
-                problem = _reported(identity, (first, one), (second, other), documents)
-                if problem is not None:
-                    found.add(problem)
+            if one.disagreement(other) is None:
+                continue
+            problem = _reported(identity, (first, one), (second, other), documents)
+            if problem is not None:
+                found.add(problem)
     return sorted(found)
+
+
+def _pairs(claimed: Sequence[Claim]) -> Iterator[tuple[EffectivePolicy, Check, EffectivePolicy, Check]]:
+    """Every pair of claims whose devices may meet by scope: within one client, and MSP-wide with any.
+
+    Two clients' variants never share a device, so a fleet of many clients setting one service
+    costs pairs per client, not pairs across the fleet.
+    """
+    by_client: dict[Scope, list[Claim]] = {}
+    for claim in claimed:
+        effective = claim[0]
+        client = effective.override.scope if effective.override is not None else effective.policy.scope
+        by_client.setdefault(client, []).append(claim)
+    msp_wide = by_client.get(None, [])
+    for client, claims in by_client.items():
+        for index, (first, one) in enumerate(claims):
+            for second, other in claims[index + 1:]:
+                yield first, one, second, other
+            if client is not None:
+                for second, other in msp_wide:
+                    yield first, one, second, other
 
 
 def _reported(identity: tuple[str, ...], first: Claim, second: Claim,
@@ -65,8 +86,11 @@ def _reported(identity: tuple[str, ...], first: Claim, second: Claim,
     placed = [(_written(claim, documents), claim) for claim in (first, second)]
     if any(where is None for where, _claim in placed):
         return None
+    # Reported in a client's file rather than the MSP-wide one (the client's is the exception to
+    # the baseline), else at the later place.
     (there, (far, theirs)), (here, (near, mine)) = sorted(
-        ((where, claim) for where, claim in placed if where is not None), key=lambda item: item[0][2])
+        ((where, claim) for where, claim in placed if where is not None),
+        key=lambda item: (item[0][0].scope is not None, item[0][2]))
     candidate, loc, _ = here
     why = mine.disagreement(theirs)
     what = f"{identity[0]} {' '.join(identity[1:])}".strip()

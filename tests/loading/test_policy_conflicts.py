@@ -108,3 +108,46 @@ def test_registry_values_compare_without_case_and_devices_by_name(problems_of):
     assert found.startswith("b.yaml:7:7: check 'smb' of Policy 'smb-off' and check 'smb' of Policy 'smb-on' at "
                             "a.yaml:7:7 both set registry hklm\\system\\smb enabled, differently (equals 0 here, "
                             "1 there)"), found
+
+
+FIREWALL_TEMPLATE = """\
+apiVersion: fleetward/v1
+kind: PolicyTemplate
+metadata: {name: firewall}
+spec:
+  os: [linux]
+  parameters: [{name: "on", type: boolean, default: true}]
+  checks:
+    - {name: fw, type: firewall, enabled: "{{ params.on }}"}
+---
+apiVersion: fleetward/v1
+kind: Policy
+metadata: {name: firewall-baseline}
+spec:
+  targets: {group: all-linux}
+  template: firewall
+"""
+
+FIREWALL_OVERRIDE = ("apiVersion: fleetward/v1\nkind: Policy\nmetadata: {name: fw}\nspec:\n"
+                     "  overrides: firewall-baseline\n  params: {'on': false}\n")
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    pytest.param({"clients/acme/fw.yaml": policy("fw-off", "{group: all-linux}",
+                                                 "    - {name: off, type: firewall, enabled: false}\n")},
+                 ["clients/acme/fw.yaml:7:7: check 'off' of Policy 'acme.fw-off' and check 'fw' of Policy "
+                  "'firewall-baseline' at firewall.yaml:15:13 both set firewall, differently (enabled false here, "
+                  "true there)"], id="at-the-baselines-template"),
+    pytest.param({"clients/acme/fw.yaml": FIREWALL_OVERRIDE,
+                  "clients/acme/off.yaml": policy("fw-off", "{group: all-linux}",
+                                                  "    - {name: off, type: firewall, enabled: false}\n")},
+                 [], id="agrees-with-the-override"),
+    pytest.param({"clients/acme/fw.yaml": FIREWALL_OVERRIDE,
+                  "clients/acme/on.yaml": policy("fw-on", "{group: all-linux}", "    - {name: on, type: firewall}\n")},
+                 ["clients/acme/on.yaml:7:7: check 'on' of Policy 'acme.fw-on' and check 'fw' of Policy "
+                  "'firewall-baseline' at clients/acme/fw.yaml:6:11 both set firewall, differently (enabled true here, "
+                  "false there)"], id="at-the-overrides-params"),
+])
+def test_rendered_checks_conflict_where_their_values_were_given(problems_of, files, expected):
+    found = problems(problems_of, {"firewall.yaml": FIREWALL_TEMPLATE, **files})
+    assert [problem.split(", and both may apply")[0] for problem in found] == expected
