@@ -43,17 +43,17 @@ def conflict_problems(candidates: Sequence[Candidate], desired: DesiredState) ->
     found: set[Problem] = set()
     for identity, claimed in claims.items():
         for first, one, second, other in _pairs(claimed):
+            if first is not second and first.ref == second.ref:
+                continue  # variants of one policy reach different clients
+            if one.disagreement(other) is None:
+                continue  # most pairs agree: cheaper to ask first than to work out where they reach
             if first is not second:
-                if first.ref == second.ref:
-                    continue  # variants of one policy reach different clients
                 if first.key not in reaches:
                     reaches[first.key] = reach(desired, first)
                 if second.key not in reaches:
                     reaches[second.key] = reach(desired, second)
                 if not may_overlap(reaches[first.key], reaches[second.key]):
                     continue
-            if one.disagreement(other) is None:
-                continue
             problem = _reported(identity, (first, one), (second, other), documents)
             if problem is not None:
                 found.add(problem)

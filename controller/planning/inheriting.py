@@ -112,18 +112,35 @@ def effective_policies(desired: DesiredState) -> list[EffectivePolicy]:
     return sorted(found, key=lambda effective: (effective.ref, effective.key[1] or ""))
 
 
+class PolicyTargeting:
+    """The devices each policy variant applies to, for one set of agents.
+
+    Its baseline's targets (worked out once per baseline), within the override's client or outside
+    the overridden clients, minus every exclusion.
+    """
+
+    def __init__(self, targeting: Targeting) -> None:
+        self._targeting = targeting
+        self._bases: dict[ResourceKey, frozenset[AgentId]] = {}
+
+    def targets(self, effective: EffectivePolicy) -> frozenset[AgentId]:
+        base, targeting = effective.policy, self._targeting
+        chosen = self._bases.get(base.key)
+        if chosen is None:
+            targets = base.resource.spec.targets
+            # Only an override has no targets, and it is never the policy of a variant.
+            chosen = targeting.targets_of(base.scope, targets) if targets is not None else frozenset()
+            self._bases[base.key] = chosen
+        if effective.override is not None:
+            override = effective.override
+            assert override.scope is not None  # the loader keeps overrides in clients' folders
+            chosen = chosen & targeting.client_agents(override.scope)
+            chosen = chosen - targeting.excluded(override.scope, override.resource.spec.exclude)
+        elif effective.overridden:
+            chosen = frozenset(agent for agent in chosen if targeting.client_of(agent) not in effective.overridden)
+        return chosen - targeting.excluded(base.scope, base.resource.spec.exclude)
+
+
 def policy_targets(targeting: Targeting, effective: EffectivePolicy) -> frozenset[AgentId]:
-    """The devices ``effective`` applies to: its baseline's targets, within the override's client or
-    outside the overridden clients, minus every exclusion."""
-    base = effective.policy
-    targets = base.resource.spec.targets
-    if targets is None:  # only an override has no targets; it is never the policy of a variant
-        return frozenset()
-    chosen = set(targeting.targets_of(base.scope, targets))
-    if effective.override is not None:
-        chosen &= {agent.agent_id for agent in targeting.in_scope(effective.override.scope)}
-        chosen -= targeting.excluded(effective.override.scope, effective.override.resource.spec.exclude)
-    for client in effective.overridden:
-        chosen -= {agent.agent_id for agent in targeting.in_scope(client)}
-    chosen -= targeting.excluded(base.scope, base.resource.spec.exclude)
-    return frozenset(chosen)
+    """The devices ``effective`` applies to (one variant; :class:`PolicyTargeting` for many)."""
+    return PolicyTargeting(targeting).targets(effective)

@@ -31,6 +31,11 @@ class Targeting:
             self._by_name.setdefault(agent.agent_id, []).append(agent)
             self._by_name.setdefault(agent.hostname, []).append(agent)
         self._members: dict[ResourceKey, frozenset[AgentId]] = {}
+        self._clients: dict[str, frozenset[AgentId]] = {}
+        self._client_of = {agent.agent_id: agent.client for agent in agents}
+
+    def client_of(self, agent_id: AgentId) -> str | None:
+        return self._client_of.get(agent_id)
 
     def in_scope(self, scope: Scope) -> Sequence[ObservedAgent]:
         return self._agents if scope is None else self._by_client.get(scope, [])
@@ -54,15 +59,24 @@ class Targeting:
     def targets_of(self, scope: Scope, spec: Targets) -> frozenset[AgentId]:
         """The devices ``spec`` names from a resource in ``scope`` (a Deployment's or a Policy's targets)."""
         chosen: set[AgentId] = set()
+        # A client's resource naming an MSP-wide group takes only its own members, without copying the rest.
+        in_scope = self.client_agents(scope) if scope is not None else None
         for group_name in spec.all_groups:
             group = self._desired.resolve(DeviceGroup, scope, group_name)
             if group is not None:  # the loader rejects dangling references
-                chosen.update(self.members(group))
+                members = self.members(group)
+                chosen.update(members if in_scope is None else members & in_scope)
         chosen.update(self._named_devices(spec.devices, scope))
-        if scope is not None:
-            in_scope = {agent.agent_id for agent in self._by_client.get(scope, [])}
+        if in_scope is not None:
             chosen &= in_scope
         return frozenset(chosen)
+
+    def client_agents(self, client: str) -> frozenset[AgentId]:
+        """The ids of one client's agents (remembered)."""
+        found = self._clients.get(client)
+        if found is None:
+            found = self._clients[client] = frozenset(agent.agent_id for agent in self._by_client.get(client, []))
+        return found
 
     def excluded(self, scope: Scope, exclude: Exclusions | None) -> frozenset[AgentId]:
         """The devices of ``scope`` that ``exclude`` (a Policy's) names: groups, devices, label selector."""
@@ -76,7 +90,7 @@ class Targeting:
         if exclude.selector is not None:
             found.update(agent.agent_id for agent in self.in_scope(scope) if exclude.selector.matches(agent.labels))
         if scope is not None:
-            found &= {agent.agent_id for agent in self.in_scope(scope)}
+            found &= self.client_agents(scope)
         return frozenset(found)
 
     def _named_devices(self, names: Iterable[str], scope: Scope) -> set[AgentId]:

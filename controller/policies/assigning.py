@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from controller.desired import DesiredState
 from controller.observed import ObservedState
-from controller.planning.inheriting import effective_policies, policy_targets
+from controller.planning.inheriting import PolicyTargeting, effective_policies
 from controller.planning.targeting import Targeting, index_agents
 from controller.policies.bundling import PolicyBundles
 from controller.store.engine import Store
@@ -27,12 +27,13 @@ def refresh_assignments(store: Store, desired: DesiredState, observed: ObservedS
     agents = index_agents(observed.agents)
     client_of = {agent.agent_id: agent.client for agent in agents}
     targeting = Targeting(desired, agents)
+    reach = PolicyTargeting(targeting)
     entries = bundles.entries(desired)
     assignments = [
         Assignment(effective.ref, agent_id, client_of[agent_id],
                    entries[effective.key].policy.version if effective.key in entries else "")
         for effective in effective_policies(desired)
-        for agent_id in policy_targets(targeting, effective)]
+        for agent_id in reach.targets(effective)]
     members = [GroupMember(group.ref, agent_id, client_of[agent_id])
                for group in desired.groups.values() for agent_id in targeting.members(group)]
     return write_assignments(store, assignments, members, agent_ids)

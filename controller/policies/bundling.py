@@ -11,7 +11,7 @@ policy that cannot be delivered gets no entry; its problem is logged once per re
 targets stay *unknown* in compliance.
 
 Which policies apply to an agent is the planner's targeting (:class:`Targeting`) run for that one
-agent, with overrides and exclusions (:func:`~controller.planning.inheriting.policy_targets`).
+agent, with overrides and exclusions (:class:`~controller.planning.inheriting.PolicyTargeting`).
 The bundle's version is a digest of the applied entries' versions and the agent's pending
 run-now requests, cached per revision and agent, so a check-in costs a dictionary lookup.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from controller.desired import DesiredState
 from controller.errors import FleetwardError
 from controller.observed import ObservedAgent
-from controller.planning.inheriting import EffectivePolicy, VariantKey, effective_policies, policy_targets
+from controller.planning.inheriting import EffectivePolicy, PolicyTargeting, VariantKey, effective_policies
 from controller.planning.targeting import Targeting
 from schemas.checks import Check, ScriptCheck
 from schemas.ids import AgentId
@@ -104,10 +104,10 @@ def assigned_policies(desired: DesiredState, agents: Sequence[ObservedAgent],
 
     ``variants`` are ``effective_policies(desired)`` when the caller has them already.
     """
-    targeting = Targeting(desired, agents)
+    reach = PolicyTargeting(Targeting(desired, agents))
     found: dict[VariantKey, frozenset[AgentId]] = {}
     for effective in variants if variants is not None else effective_policies(desired):
-        targets = policy_targets(targeting, effective)
+        targets = reach.targets(effective)
         if targets:
             found[effective.key] = targets
     return found
