@@ -176,7 +176,8 @@ class JobRunner:
             event = JobEvent(status=outcome.status, reason=outcome.reason[:2000],
                              message=outcome.message[:2000], action=spec.action,
                              managed=outcome.managed, output=outcome.output,
-                             started_at=started, finished_at=self.clock(), rolled_back_to=outcome.rolled_back_to)
+                             started_at=started, finished_at=self.clock(), rolled_back_to=outcome.rolled_back_to,
+                             retry_after_seconds=outcome.retry_after_seconds, reboot=outcome.reboot or "none")
         except JobRefused as refused:
             return self._refuse_spec(spec, refused.message)
         except Exception as exc:  # a bug must cost one job, not the agent

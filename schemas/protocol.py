@@ -153,6 +153,10 @@ JobStatus = Literal["running", "succeeded", "failed", "refused"]
 JobPhase = Literal["downloading", "waiting-for-window", "installing", "detecting", "rolling-back"]
 """A running job's phase: downloading (with a percentage), waiting for its maintenance window with the
 artifact pre-staged, installing, detecting the result, or restoring the previous version after a failure."""
+RebootRequest = Literal["none", "soft", "hard"]
+"""The restart an install asked for: none, soft (a restart is needed to finish) or hard (the installer
+initiated one). The agent only requests it; it never reboots the machine."""
+MAX_RETRY_AFTER_SECONDS = 7 * 86_400
 
 
 class JobEvent(WireModel):
@@ -174,6 +178,15 @@ class JobEvent(WireModel):
     rolled_back_to: str | None = Field(
         default=None, max_length=64,
         description="After a failed install: the version the agent restored (its cached artifact), if any.")
+    retry_after_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_RETRY_AFTER_SECONDS,
+        description="With a failed result: the installer said \"not now\" (another installation running, a reboot "
+                    "pending); the controller issues the job again after this many seconds and does not count it "
+                    "as a failed attempt. Absent (older agents): an ordinary failure.")
+    reboot: RebootRequest | None = Field(
+        default=None,
+        description="With a result: the restart the installer asked for (requested, never performed by the "
+                    "agent). Absent: an older agent that did not say; the message may still mention it.")
 
 
 class JobEventAck(WireModel):

@@ -33,7 +33,7 @@ from agent.errors import AgentError, JobRefused
 from agent.installers.caching import DownloadCache
 from agent.installers.commands import expected_version, install_steps, uninstall_steps
 from agent.installers.detecting import Detection, DetectionError, Probes, Rule, default_rules, detect
-from agent.installers.exitcodes import Verdict, classify
+from agent.installers.exitcodes import RETRY_AFTER_SECONDS, Verdict, classify
 from agent.installers.inline import script_step, write_script
 from agent.installers.locking import DeviceBusy, install_lock
 from agent.installers.outcomes import Outcome, OutputLog, Progress, no_progress
@@ -52,9 +52,11 @@ SUFFIX = {"msi": ".msi", "exe": ".exe", "msix": ".msix", "pkg": ".pkg", "dmg": "
 
 
 class StepFailed(AgentError):
-    def __init__(self, message: str, *, retry_later: bool = False, rolled_back_to: str | None = None) -> None:
+    def __init__(self, message: str, *, retry_after_seconds: int | None = None,
+                 rolled_back_to: str | None = None) -> None:
         super().__init__(message)
-        self.retry_later = retry_later
+        self.retry_after_seconds = retry_after_seconds
+        """Set when the installer said "not now": how long to wait before trying again."""
         self.rolled_back_to = rolled_back_to
 
 
@@ -91,9 +93,9 @@ class NativePackages:
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
         except DeviceBusy as busy:
-            return self._failed(spec, output, busy.message, retry_later=True)
+            return self._failed(spec, output, busy.message, retry_after_seconds=RETRY_AFTER_SECONDS)
         except StepFailed as failed:
-            return self._failed(spec, output, failed.message, retry_later=failed.retry_later,
+            return self._failed(spec, output, failed.message, retry_after_seconds=failed.retry_after_seconds,
                                 rolled_back_to=failed.rolled_back_to)
         except JobRefused:
             raise
@@ -130,7 +132,7 @@ class NativePackages:
             if not after.installed:
                 raise StepFailed(f"the installer reported success but detection still fails: {after.detail}")
         except StepFailed as failed:
-            if failed.retry_later or previous is None or keep is None:
+            if failed.retry_after_seconds is not None or previous is None or keep is None:
                 raise
             restored = self._roll_back(installer, previous, work, output, progress)
             if restored is None:
@@ -288,7 +290,8 @@ class NativePackages:
         verdict = classify(installer.type, done.code, installer.exit_codes, uninstall=uninstall,
                            reboot=installer.reboot)
         if verdict.meaning == "retryLater":
-            raise StepFailed(f"{step.what}: {verdict.text}; retry later", retry_later=True)
+            raise StepFailed(f"{step.what}: {verdict.text}; retry later",
+                             retry_after_seconds=verdict.retry_after_seconds or RETRY_AFTER_SECONDS)
         if verdict.meaning == "failure":
             raise StepFailed(f"{step.what} failed: {verdict.text}")
         return verdict
@@ -306,16 +309,16 @@ class NativePackages:
         self.receipts.put(receipt)
         return receipt
 
-    def _failed(self, spec: JobSpec, output: OutputLog, reason: str, *, retry_later: bool = False,
+    def _failed(self, spec: JobSpec, output: OutputLog, reason: str, *, retry_after_seconds: int | None = None,
                 rolled_back_to: str | None = None) -> Outcome:
         output.add(f"error: {reason}")
         receipt = self.receipts.get(spec.package.name)
-        message = f"{spec.action} failed" + (" (retry later)" if retry_later else "")
+        message = f"{spec.action} failed" + (" (retry later)" if retry_after_seconds is not None else "")
         if rolled_back_to:
             message += f"; rolled back to {rolled_back_to}"
         return Outcome("failed", message, reason=reason, output=output.text,
-                       managed=receipt.managed_item() if receipt else None, retry_later=retry_later,
-                       rolled_back_to=rolled_back_to)
+                       managed=receipt.managed_item() if receipt else None,
+                       retry_after_seconds=retry_after_seconds, rolled_back_to=rolled_back_to)
 
 
 class _Percent:

@@ -94,12 +94,23 @@ DEFAULTS: dict[str, Table] = {
 }
 UNINSTALL_DEFAULTS: dict[str, Table] = {**DEFAULTS, "msi": MSI_UNINSTALL}
 
+RETRY_AFTER_SECONDS = 600
+"""How long a "retry later" waits by default: another installation or a file in use is usually done
+within minutes."""
+RETRY_AFTER_REBOOT_SECONDS = 3600
+"""How long it waits when the installer wants a restart first: the agent never reboots, so trying again
+every few minutes would only repeat the answer until someone (or the window's reboot) restarts the machine."""
+_AFTER_REBOOT: frozenset[tuple[str, int]] = frozenset({
+    ("choco", 350), ("choco", 1604), ("winget", _winget(0x8A15010A))})
+
 
 @dataclass(frozen=True)
 class Verdict:
     meaning: ExitMeaning
     code: int | None
     text: str
+    retry_after_seconds: int | None = None
+    """With ``retryLater``: how long to wait before the next attempt."""
 
     @property
     def succeeded(self) -> bool:
@@ -131,6 +142,9 @@ def classify(kind: str, code: int, overrides: Mapping[int, ExitMeaning], *, unin
                                         f"'{kind}' installers; add it to exitCodes if it means success")
     if reboot == "never" and meaning in ("rebootSoft", "rebootHard"):
         return Verdict("success", code, text + "; reboot: never, so no restart is requested")
+    if meaning == "retryLater":
+        wait = RETRY_AFTER_REBOOT_SECONDS if (kind, code) in _AFTER_REBOOT else RETRY_AFTER_SECONDS
+        return Verdict(meaning, code, text, retry_after_seconds=wait)
     return Verdict(meaning, code, text)
 
 

@@ -26,10 +26,14 @@ class Outcome:
     managed: ManagedItem | None = None
     reboot: Literal["", "soft", "hard"] = ""
     """A reboot the installer asked for: requested in the result, never performed by the agent."""
-    retry_later: bool = False
+    retry_after_seconds: int | None = None
+    """The installer said "not now" (another install running, a pending reboot): try again after this long."""
     rolled_back_to: str | None = None
     """After a failed install: the previous version restored from its cached artifact."""
-    """The installer said "not now" (another install running, a pending reboot): retrying can help."""
+
+    @property
+    def retry_later(self) -> bool:
+        return self.retry_after_seconds is not None
 
 
 class OutputLog:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.installers.deploying import NativePackages
+from agent.installers.exitcodes import RETRY_AFTER_SECONDS
 from agent.installers.locking import install_lock
 from agent.installers.processes import run_command
 from agent.state import DataDir
@@ -82,7 +83,7 @@ def test_mapped_codes_request_reboots_and_retries(native: NativePackages, tmp_pa
     marker.unlink()
     busy = native.execute(native_spec(script_installer(tmp_path, "exit 75", exitCodes={75: "retryLater"}),
                                       seq=2))
-    assert (busy.status, busy.retry_later) == ("failed", True)
+    assert (busy.status, busy.retry_after_seconds) == ("failed", RETRY_AFTER_SECONDS)
     assert busy.message == "install failed (retry later)"
 
 
@@ -145,7 +146,7 @@ def test_one_install_at_a_time(data_dir: DataDir, tmp_path: Path) -> None:
         assert held.wait(5)
         started = time.monotonic()
         outcome = native.execute(native_spec(script_installer(tmp_path, "true")))
-        assert (outcome.status, outcome.retry_later) == ("failed", True)
+        assert (outcome.status, outcome.retry_after_seconds) == ("failed", RETRY_AFTER_SECONDS)
         assert "another install is running" in outcome.reason
         assert time.monotonic() - started < 5
     finally:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.installers.exitcodes import DEFAULTS, classify, signed32
+from agent.installers.exitcodes import (
+    DEFAULTS,
+    RETRY_AFTER_REBOOT_SECONDS,
+    RETRY_AFTER_SECONDS,
+    classify,
+    signed32,
+)
 
 WINGET_ALREADY_INSTALLED = 0x8A150061
 
@@ -33,6 +39,18 @@ WINGET_ALREADY_INSTALLED = 0x8A150061
 ])
 def test_documented_defaults(kind: str, code: int, meaning: str) -> None:
     assert classify(kind, code, {}).meaning == meaning
+
+
+@pytest.mark.parametrize(("kind", "code", "seconds"), [
+    pytest.param("msi", 1618, RETRY_AFTER_SECONDS, id="msi-another-install-running"),
+    pytest.param("winget", 0x8A150101, RETRY_AFTER_SECONDS, id="winget-package-in-use"),
+    pytest.param("choco", 350, RETRY_AFTER_REBOOT_SECONDS, id="choco-pending-reboot"),
+    pytest.param("winget", 0x8A15010A, RETRY_AFTER_REBOOT_SECONDS, id="winget-reboot-before-install"),
+])
+def test_retry_later_says_how_long_to_wait(kind: str, code: int, seconds: int) -> None:
+    verdict = classify(kind, code, {})
+    assert (verdict.meaning, verdict.retry_after_seconds) == ("retryLater", seconds)
+    assert classify(kind, 0, {}).retry_after_seconds is None
 
 
 def test_the_meaning_is_explained() -> None:
