@@ -33,11 +33,17 @@ class OpenJob:
 
 @dataclass(frozen=True)
 class FailureRecord:
-    """Consecutive failed attempts of one (package, version, action) on one agent."""
+    """Consecutive unsuccessful attempts of one (package, version, action) on one agent."""
 
     failures: int
+    """Failed attempts; "retry later" answers are not among them."""
     last_failed_at: datetime
     reason: str
+    """The latest result's reason."""
+    deferrals: int = 0
+    """Results that said "retry later" (the installer could not run now)."""
+    retry_at: datetime | None = None
+    """Set when the latest result said "retry later": when the installer asked to be tried again."""
 
 
 FailureKey = tuple[str, str, JobAction]

@@ -25,6 +25,7 @@ from controller.store import (
     JobPublic,
     ManagedPackage,
     PackageRecord,
+    RebootPending,
     RevisionRow,
     RolloutRecord,
     deployment_status,
@@ -44,6 +45,7 @@ from controller.store import (
     list_managed,
     list_packages,
     list_revisions,
+    pending_reboots,
 )
 
 router = APIRouter(prefix="/api", tags=["operator"])
@@ -114,6 +116,8 @@ class DeploymentStatus(BaseModel):
     """Active wave, halted and why, rolled back when, and offline/skipped counts per wave."""
     history: list[HistoryEntry]
     """The latest transitions: who (commit author, API token, reconciler), what, when."""
+    reboots: dict[str, RebootPending] = {}
+    """Per agent id: a restart its install requested ("reboot pending") and not yet done."""
 
 
 class JobDetail(BaseModel):
@@ -209,7 +213,8 @@ def deployment(deployment_id: str, principal: OperatorDep, ctx: ContextDep) -> D
     return DeploymentStatus(deployment=_item(record, dict(sorted(counts.items())), versions),
                             devices=devices, phases=device_phases(ctx.store, deployment_id, visible), waves=waves,
                             rollout=get_rollout(ctx.store, deployment_id),
-                            history=list_deployment_history(ctx.store, deployment_id))
+                            history=list_deployment_history(ctx.store, deployment_id),
+                            reboots=pending_reboots(ctx.store, deployment_id, visible))
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)

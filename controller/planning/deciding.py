@@ -141,16 +141,9 @@ def _decide_one(
         platform = f"{agent.labels.get('os', '?')}/{agent.labels.get('arch', '?')}"
         return "not-applicable", f"{name} has no installer for {platform}", None, None, cancellations
 
-    failure = agent.failures.get((name, target_version, action))
-    if failure is not None and failure.failures > 0:
-        if retry.gave_up(failure.failures):
-            return ("failed", f"gave up after {failure.failures} failed attempts: {failure.reason}",
-                    action, None, cancellations)
-        next_at = retry.next_attempt(failure.failures, failure.last_failed_at)
-        if now < next_at:
-            return ("failed", f"attempt {failure.failures} failed: {failure.reason}; "
-                              f"retrying after {next_at.isoformat(timespec='seconds')}",
-                    action, None, cancellations)
+    held = retry.hold(agent.failures.get((name, target_version, action)), now)
+    if held is not None:
+        return held[0], held[1], action, None, cancellations
 
     if desire.suspended:
         return "suspended", "deployment is suspended", action, None, cancellations

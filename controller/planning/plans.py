@@ -21,6 +21,7 @@ OutcomeState = Literal[
     "pending",  # a job is issued (queued) or issued by this plan
     "running",  # the agent leased the job and is working on it
     "failed",  # the last attempt failed; a retry waits for its backoff or gave up
+    "retry-later",  # the installer said "not now" (not a failure); the job is issued again after its delay
     "not-applicable",  # the package has no installer for this device's os/arch
     "conflict",  # two deployments of the same scope want different things
     "overridden",  # a deployment under clients/<name>/ decides this package on this device

@@ -37,7 +37,7 @@ from schemas.rollouts import Window
 
 _RESULTS: Mapping[str, DeviceResult] = {
     "converged": "success", "failed": "failure", "pending": "open", "running": "open", "suspended": "open",
-    "waiting": "open", "scheduled": "open", "halted": "open",
+    "waiting": "open", "scheduled": "open", "halted": "open", "retry-later": "open",
 }
 
 
@@ -128,9 +128,10 @@ def stage(desired: DesiredState, observed: ObservedState, staged: Sequence[Stage
 def _standing(outcome: DeviceOutcome, agent: ObservedAgent, now: datetime) -> DeviceStanding:
     result = _RESULTS.get(outcome.state, "excluded")
     if result == "open" and outcome.action is not None:
-        # A device retrying after a failure still counts as failed until an attempt succeeds.
+        # A device retrying after a failure still counts as failed until an attempt succeeds; one whose
+        # installer last said "retry later" is in progress.
         failure = agent.failures.get((outcome.package, outcome.version, outcome.action))
-        if failure is not None and failure.failures > 0:
+        if failure is not None and failure.failures > 0 and failure.retry_at is None:
             result = "failure"
     offline = agent.last_seen is not None and now - agent.last_seen > OFFLINE_AFTER
     return DeviceStanding(outcome.agent_id, result, offline)
@@ -204,9 +205,12 @@ def _rollback_one(agent: ObservedAgent, desire: Desire, prior: PriorVersion, now
     if installer is None:
         return "failed", f"cannot roll back to {target}: no record of its installer is left", action, None
     failure = agent.failures.get((name, version, action))
-    if failure is not None and failure.failures > 0 and (
-            retry.gave_up(failure.failures) or now < retry.next_attempt(failure.failures, failure.last_failed_at)):
-        return "failed", f"rollback attempt {failure.failures} failed: {failure.reason}", action, None
+    held = retry.hold(failure, now)
+    if held is not None:
+        state, why = held
+        if failure is not None and state == "failed" and failure.retry_at is None:
+            why = f"rollback attempt {failure.failures} failed: {failure.reason}"
+        return state, why, action, None
     job = JobIntent(agent_id=agent.agent_id, client=agent.client, deployment=desire.deployment, action=action,
                     package=name, version=version, installer=installer, previous_version=installed)
     return "pending", f"rolling back to {target}" if target else "rolling back: uninstalling", action, job

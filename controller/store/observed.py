@@ -9,7 +9,9 @@ Revoked agents are left out (their rows in other tables are skipped too).
 
 Failures are counted per (agent, package, version, action): the failed or refused
 results since that key's last success, within ``failure_window``. A success resets
-the count, so a device that recovered is not held back by old failures.
+the count, so a device that recovered is not held back by old failures. A failed
+result that said "retry later" (``retry_after_seconds``) is counted apart, as a
+deferral: it is not a failed attempt, and the latest one says when to try again.
 """
 
 from __future__ import annotations
@@ -73,11 +75,18 @@ def read_observed(store: Store, *, agent_ids: Collection[str] | None = None, now
         open_jobs.setdefault(agent_id, []).append(
             OpenJob(JobId(job_id), action, package, version, deployment, state, created_at))
     failures: dict[str, dict[FailureKey, FailureRecord]] = {}
-    for agent_id, package, version, action, finished_at, reason in failure_rows:  # oldest first
+    for agent_id, package, version, action, finished_at, reason, retry_after in failure_rows:  # oldest first
         per_agent = failures.setdefault(agent_id, {})
         key = (package, version, action)
         before = per_agent.get(key)
-        per_agent[key] = FailureRecord((before.failures if before else 0) + 1, finished_at, reason)
+        if retry_after is not None:
+            per_agent[key] = FailureRecord(
+                before.failures if before else 0, before.last_failed_at if before else finished_at, reason,
+                deferrals=(before.deferrals if before else 0) + 1,
+                retry_at=finished_at + timedelta(seconds=retry_after))
+        else:
+            per_agent[key] = FailureRecord((before.failures if before else 0) + 1, finished_at, reason,
+                                           deferrals=before.deferrals if before else 0)
 
     observed: dict[AgentId, ObservedAgent] = {}
     for agent_id, client, hostname, labels, facts, last_seen in agent_rows:
@@ -98,7 +107,7 @@ def _failures(since: datetime, batch: list[str] | None) -> Any:
         succeeded = succeeded.where(jobs.c.agent_id.in_(batch))
     last_ok = succeeded.group_by(*_KEY).subquery("last_ok")
     query = (
-        select(*_KEY, jobs.c.finished_at, jobs.c.reason)
+        select(*_KEY, jobs.c.finished_at, jobs.c.reason, jobs.c.retry_after_seconds)
         .outerjoin(last_ok, and_(*(last_ok.c[column.name] == column for column in _KEY)))
         .where(jobs.c.state.in_(FAILED_STATES), recent,
                or_(last_ok.c.ok_at.is_(None), jobs.c.finished_at > last_ok.c.ok_at))

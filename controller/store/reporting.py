@@ -7,6 +7,9 @@ expired or was requeued-and-cancelled is still recorded: it is what happened on 
 machine. An agent naming a job that is not its own gets NotFound (no hint that the
 job exists) and leaves an audit row.
 
+A failed result with ``retry_after_seconds`` (the installer said "not now") and the reboot a
+result requested are kept on the job, where the planner and the deployment status read them.
+
 When the result carries what detection found (``managed``), the device's
 ``managed_software`` row is updated in the same transaction, so the next plan sees
 it without waiting for the next inventory.
@@ -76,6 +79,9 @@ def _apply(session: Any, job_id: str, job: Any, event: JobEvent, now: datetime, 
     values: dict[str, Any] = {
         "state": event.status, "reason": event.reason, "output": event.output, "finished_at": now,
         "updated_at": now, "leased_until": None,
+        # Only a failure can be retried later; a success that says so would be a confused agent.
+        "retry_after_seconds": event.retry_after_seconds if event.status == "failed" else None,
+        "reboot": event.reboot,
     }
     if current in _CLOSED_WITHOUT_RESULT:
         values["reason"] = f"{event.reason} (reported after the job was {current})".strip()
@@ -107,7 +113,7 @@ def _event_data(event: JobEvent) -> dict[str, Any] | None:
         moment = getattr(event, key)
         if moment is not None:
             data[key] = moment.isoformat()
-    for key in ("phase", "download_percent", "rolled_back_to"):
+    for key in ("phase", "download_percent", "rolled_back_to", "retry_after_seconds", "reboot"):
         if getattr(event, key) is not None:
             data[key] = getattr(event, key)
     return data or None

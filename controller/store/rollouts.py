@@ -10,7 +10,7 @@ reconciler for waves and halts), what and when.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +24,14 @@ from controller.planning.rollouts import RolloutReport
 from controller.store.audit import ActorKind, record_audit
 from controller.store.engine import Store
 from controller.store.statements import chunks, upsert
-from controller.store.tables import deployment_history, deployment_rollouts, deployment_schedules, job_events, jobs
+from controller.store.tables import (
+    deployment_history,
+    deployment_rollouts,
+    deployment_schedules,
+    hardware_inventory,
+    job_events,
+    jobs,
+)
 from schemas.ids import AgentId
 from schemas.packages import parse_installer
 
@@ -278,3 +285,48 @@ def device_phases(store: Store, deployment: str, client: str | None) -> dict[str
         found[row.agent_id] = DevicePhase(job_id=job_id, job_state=row.state, phase=data.get("phase"),
                                           download_percent=data.get("download_percent"), at=at)
     return found
+
+
+class RebootPending(BaseModel):
+    """A restart an install of this deployment requested and the device has not done since."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    reboot: str
+    """soft (needed to finish) or hard (the installer initiated one)."""
+    requested_at: datetime
+
+
+def pending_reboots(store: Store, deployment: str, client: str | None) -> dict[str, RebootPending]:
+    """Per device of ``deployment`` whose latest successful job asked for a restart: that request,
+    unless the device's hardware inventory reports a boot after it. The agent never reboots by
+    itself; this is what an operator (or a reboot in the maintenance window) still has to do."""
+    query = (select(jobs.c.agent_id, jobs.c.id, jobs.c.reboot, jobs.c.finished_at)
+             .where(jobs.c.deployment == deployment, jobs.c.state == "succeeded")
+             .order_by(jobs.c.finished_at, jobs.c.seq))
+    if client is not None:
+        query = query.where(jobs.c.client == client)
+    latest: dict[str, Any] = {}
+    with store.read() as session:
+        for row in session.execute(query):
+            latest[row.agent_id] = row  # the newest success decides
+        wanted = {agent_id: row for agent_id, row in latest.items() if row.reboot in ("soft", "hard")}
+        boots: dict[str, datetime] = {}
+        for batch in chunks(sorted(wanted)):
+            for agent_id, data in session.execute(select(hardware_inventory.c.agent_id, hardware_inventory.c.data)
+                                                  .where(hardware_inventory.c.agent_id.in_(batch))):
+                booted = ((data or {}).get("os") or {}).get("last_boot")
+                if booted:
+                    boots[agent_id] = datetime.fromisoformat(booted)
+    found: dict[str, RebootPending] = {}
+    for agent_id, row in wanted.items():
+        booted_at = boots.get(agent_id)
+        if booted_at is not None and _aware(booted_at) > _aware(row.finished_at):
+            continue
+        found[agent_id] = RebootPending(job_id=row.id, reboot=row.reboot, requested_at=row.finished_at)
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -452,6 +452,11 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, server_default="")
     output: Mapped[str] = mapped_column(Text, server_default="")
+    retry_after_seconds: Mapped[int | None] = mapped_column(Integer)
+    """A failed result that said "retry later": the planner issues the job again after this long and
+    does not count it as a failed attempt. NULL for other results and for agents that do not say."""
+    reboot: Mapped[str | None] = mapped_column(String(STATE))
+    """The restart a result requested (none, soft, hard); NULL when the agent did not say."""
 
 
 class JobEvent(Base):

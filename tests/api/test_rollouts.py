@@ -179,3 +179,40 @@ def test_three_waves_then_a_bad_version_halts_and_a_rollback_restores(rollout, t
     wait_until(lambda: not status(running)["rollout"]["halted"], timeout=30, what="a fresh rollout")
     assert status(running)["rollout"]["wave"] == 1
     wait_until(lambda: not list_alerts(running.store, "acme", state="open"), what="the halt alert cleared")
+
+
+def test_retry_later_holds_no_wave_and_a_requested_reboot_shows_until_the_device_boots(rollout):
+    running, _repo, agents = rollout
+    by_id = {agent.agent_id: agent for agent in agents}
+    (canary_id, canary_job), = wait_for_jobs(agents, 1, "1.0.0").items()
+    canary = by_id[canary_id]
+    response = canary.http.post(f"/jobs/{canary_job['job_id']}/events", json={
+        "status": "succeeded", "action": "install", "managed": {"package": "hello-tool", "version": "1.0.0"},
+        "message": "installed hello-tool 1.0.0; reboot required (soft), requested, not performed",
+        "reboot": "soft"})
+    assert response.status_code == 200, response.text
+    pending = status(running)["reboots"]
+    assert list(pending) == [canary_id]
+    assert (pending[canary_id]["reboot"], pending[canary_id]["job_id"]) == ("soft", canary_job["job_id"])
+
+    # Wave 2: its device's installer says "not now". More than 10 % of the wave, yet no halt: not a failure.
+    (busy_id, busy_job), = wait_for_jobs([a for a in agents if a.agent_id != canary_id], 1, "1.0.0").items()
+    response = by_id[busy_id].http.post(f"/jobs/{busy_job['job_id']}/events", json={
+        "status": "failed", "action": "install", "reason": "exit code 1618: another installation is in progress",
+        "message": "install failed (retry later)", "retry_after_seconds": 600, "reboot": "none"})
+    assert response.status_code == 200, response.text
+
+    def deferred() -> bool:
+        states = {device["agent_id"]: device["state"] for device in status(running)["devices"]}
+        return states[busy_id] == "retry-later"
+    wait_until(deferred, timeout=30, what="the device waits for its retry")
+    current = status(running)
+    assert not current["rollout"]["halted"]
+    assert {w["failed"] for w in current["rollout"]["waves"]} == {0}
+    assert "asked to retry later" in next(d["reason"] for d in current["devices"] if d["agent_id"] == busy_id)
+
+    # The canary reports a boot after the request: the reboot is no longer pending.
+    booted = {"full": False, "agent_id": canary_id, "hardware": {"os": {"last_boot": "2100-01-01T00:00:00Z"}}}
+    response = canary.http.post("/inventory", json=booted)
+    assert response.status_code == 200, response.text
+    wait_until(lambda: status(running)["reboots"] == {}, timeout=30, what="the reboot done")

@@ -179,6 +179,26 @@ def test_failed_jobs_are_retried_with_backoff(failures, minutes_since, expect_jo
         assert reason_part in result.outcomes[0].reason
 
 
+@pytest.mark.parametrize(
+    ("failures", "deferrals", "minutes_since", "expect_job", "state", "reason_part"),
+    [
+        pytest.param(0, 1, 5, False, "retry-later", "asked to retry later", id="inside-the-agents-delay"),
+        pytest.param(0, 1, 11, True, "pending", "", id="delay-elapsed"),
+        pytest.param(2, 1, 11, True, "pending", "", id="earlier-failures-do-not-add-backoff"),
+        pytest.param(0, 48, 11, False, "failed", "gave up after 48", id="gives-up-after-max-deferrals"),
+    ],
+)
+def test_retry_later_waits_for_the_agents_delay(failures, deferrals, minutes_since, expect_job, state, reason_part):
+    record = FailureRecord(failures=failures, last_failed_at=NOW - timedelta(minutes=minutes_since),
+                           reason="1618: another installation is in progress", deferrals=deferrals,
+                           retry_at=NOW - timedelta(minutes=minutes_since) + timedelta(minutes=10))
+    device = agent("a1", failures={("hello-tool", "1.0.0", "install"): record})
+    result = plan(fleet(), observed(device), NOW, retry=RETRY)
+    assert bool(result.jobs) is expect_job
+    assert result.outcomes[0].state == state
+    assert reason_part in result.outcomes[0].reason
+
+
 def test_a_new_version_starts_fresh_after_giving_up():
     record = FailureRecord(failures=5, last_failed_at=NOW, reason="broken")
     device = agent("a1", failures={("hello-tool", "1.0.0", "install"): record})

@@ -87,6 +87,24 @@ def test_a_failed_canary_halts_the_rollout_and_nothing_more_is_issued() -> None:
     assert {o.state for o in halted.outcomes} == {"halted"}
 
 
+def test_a_canary_told_to_retry_later_does_not_halt_and_gets_its_job_again() -> None:
+    first = plan(fleet(), fleet_state(), NOW)
+    (canary,) = first.jobs
+    busy = fleet_state()
+    agents = dict(busy.agents)
+    agents[canary.agent_id] = replace(agents[canary.agent_id], failures={
+        ("tool", "2.0", "install"): FailureRecord(0, NOW, "exit code 1618: another installation is in progress",
+                                                  deferrals=1, retry_at=NOW + timedelta(minutes=10))})
+    waiting = plan(fleet(), carried(busy, first, agents=agents), NOW + timedelta(minutes=5))
+    (report,) = waiting.rollouts
+    assert not report.state.halted and (report.waves[0].failed, report.waves[0].in_progress) == (0, 1)
+    assert waiting.jobs == ()
+    [held] = [o for o in waiting.outcomes if o.agent_id == canary.agent_id]
+    assert held.state == "retry-later" and "retrying after" in held.reason
+    again = plan(fleet(), carried(busy, waiting, agents=agents), NOW + timedelta(minutes=11))
+    assert [job.agent_id for job in again.jobs] == [canary.agent_id]
+
+
 def test_a_new_revision_of_the_deployment_resumes_a_halted_rollout() -> None:
     halted = RolloutState(digest="old", wave=1, started_at=(NOW, NOW), halted=True, reason="too many failures")
     result = plan(fleet("2.1"), replace(fleet_state(), rollouts={REF: halted}), NOW)

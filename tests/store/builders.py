@@ -59,9 +59,9 @@ def cancel(job_id: str, agent: EnrolledAgent, reason: str = "superseded by a new
     return Cancellation(job_id=JobId(job_id), agent_id=AgentId(agent.agent_id), reason=reason)
 
 
-def event(status: str, *, reason: str = "", managed: tuple[str, str] | None = None) -> JobEvent:
+def event(status: str, *, reason: str = "", managed: tuple[str, str] | None = None, **extra: object) -> JobEvent:
     item = ManagedItem(package=managed[0], version=managed[1]) if managed else None
-    return JobEvent(status=status, reason=reason, managed=item)  # type: ignore[arg-type]
+    return JobEvent(status=status, reason=reason, managed=item, **extra)  # type: ignore[arg-type]
 
 
 def outcome(agent: EnrolledAgent, deployment: str = "acme.tool", *, state: str = "pending",

@@ -25,10 +25,12 @@ TTL = timedelta(days=30)
 LEASE = timedelta(minutes=5)
 
 
-def _attempt(store: Store, agent: EnrolledAgent, status: str, at: timedelta, reason: str = "") -> str:
+def _attempt(store: Store, agent: EnrolledAgent, status: str, at: timedelta, reason: str = "",
+             retry_after_seconds: int | None = None) -> str:
     [job_id] = issue_jobs(store, plan(intent(agent, "flaky", "2.0")), SHA, NOW + at, TTL)
     lease_jobs(store, agent.agent_id, NOW + at, LEASE, 10)
-    record_job_event(store, agent.agent_id, job_id, event(status, reason=reason), NOW + at)
+    record_job_event(store, agent.agent_id, job_id,
+                     event(status, reason=reason, retry_after_seconds=retry_after_seconds), NOW + at)
     return job_id
 
 
@@ -77,6 +79,20 @@ def test_failures_count_since_the_last_success(store: Store) -> None:
     _attempt(store, agent, "failed", timedelta(minutes=4), "disk full")
     failures = read_observed(store, now=NOW + timedelta(hours=1)).agents[agent.agent_id].failures
     assert failures == {key: FailureRecord(1, NOW + timedelta(minutes=4), "disk full")}
+
+
+def test_retry_later_results_are_deferrals_not_failures(store: Store) -> None:
+    agent = enroll(store)
+    key = ("flaky", "2.0", "install")
+    _attempt(store, agent, "failed", timedelta(minutes=1), "exit 1")
+    _attempt(store, agent, "failed", timedelta(minutes=5), "1618: another install", retry_after_seconds=600)
+    failures = read_observed(store, now=NOW + timedelta(hours=1)).agents[agent.agent_id].failures
+    assert failures == {key: FailureRecord(1, NOW + timedelta(minutes=1), "1618: another install", deferrals=1,
+                                           retry_at=NOW + timedelta(minutes=15))}
+
+    _attempt(store, agent, "failed", timedelta(minutes=20), "exit 2")  # a real failure ends the deferral
+    failures = read_observed(store, now=NOW + timedelta(hours=1)).agents[agent.agent_id].failures
+    assert failures == {key: FailureRecord(2, NOW + timedelta(minutes=20), "exit 2", deferrals=1)}
 
 
 def test_failures_older_than_the_window_are_forgotten(store: Store) -> None:

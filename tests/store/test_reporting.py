@@ -86,6 +86,25 @@ def test_a_late_result_for_an_expired_job_is_still_recorded(store: Store) -> Non
     assert [row["version"] for row in rows(store, "managed_software")] == ["1.0.0"]
 
 
+@pytest.mark.parametrize(("status", "stored_delay"), [pytest.param("failed", 600, id="failed-retry-later"),
+                                                     pytest.param("succeeded", None, id="success-is-no-retry")])
+def test_retry_later_and_reboot_are_kept_on_the_job(store: Store, status: str, stored_delay: int | None) -> None:
+    agent, job_id = _leased_job(store)
+    record_job_event(store, agent.agent_id, job_id,
+                     event(status, reason="1618", retry_after_seconds=600, reboot="soft"), NOW)
+    [job] = [row for row in rows(store, "jobs") if row["id"] == job_id]
+    assert (job["retry_after_seconds"], job["reboot"]) == (stored_delay, "soft")
+    [result] = [item for item in list_job_events(store, job_id, None) if item.status == status]
+    assert result.data is not None and result.data["reboot"] == "soft"
+
+
+def test_an_older_agents_result_leaves_both_unset(store: Store) -> None:
+    agent, job_id = _leased_job(store)
+    record_job_event(store, agent.agent_id, job_id, event("failed", reason="install failed (retry later)"), NOW)
+    [job] = [row for row in rows(store, "jobs") if row["id"] == job_id]
+    assert (job["retry_after_seconds"], job["reboot"]) == (None, None)
+
+
 def test_results_keep_managed_software_current(store: Store) -> None:
     agent, install = _leased_job(store)
     agent_id = agent.agent_id
