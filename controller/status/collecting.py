@@ -25,12 +25,15 @@ from controller.status.snapshot import (
     JobLine,
     ProposalReport,
     RevisionInfo,
+    RolloutProgress,
     StatusSnapshot,
+    WaveProgress,
 )
 from controller.status.tickets import collect_connectors
 from controller.store import (
     DeploymentTargetRow,
     RevisionRow,
+    RolloutRecord,
     Store,
     device_targets,
     last_applied,
@@ -38,6 +41,7 @@ from controller.store import (
     list_agents,
     list_proposal_plans,
     list_revisions,
+    list_rollouts,
     read_observed,
 )
 
@@ -68,6 +72,26 @@ def _summaries(rows: Iterable[DeploymentTargetRow]) -> tuple[DeploymentSummary, 
     return tuple(summaries)
 
 
+def _rollouts(store: Store, applied: DesiredState | None) -> dict[str, RolloutProgress]:
+    """Each deployment's stored rollout (what the API shows), with when the active wave's soak ends."""
+    soak = {}
+    if applied is not None:
+        soak = {loaded.ref: loaded.resource.spec.rollout.soak_minutes for loaded in applied.deployments.values()}
+    return {record.deployment: _progress(record, soak.get(record.deployment, 0)) for record in list_rollouts(store)}
+
+
+def _progress(record: RolloutRecord, soak_minutes: int) -> RolloutProgress:
+    waves = tuple(WaveProgress(wave=w["wave"], size=w["size"], succeeded=w["succeeded"], failed=w["failed"],
+                               in_progress=w["inProgress"], offline=w["offline"], skipped=w["skipped"],
+                               waiting=w["waiting"]) for w in record.waves)
+    soaking = (record.met_at is not None and soak_minutes > 0 and not record.halted and not record.completed
+               and record.wave < len(waves))
+    return RolloutProgress(
+        ref=record.deployment, client=record.client, wave=record.wave, waves=waves, halted=record.halted,
+        reason=record.reason, completed=record.completed, rolled_back_at=record.rolled_back_at,
+        soak_until=record.met_at + timedelta(minutes=soak_minutes) if soaking and record.met_at else None)
+
+
 def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceHealth, now: datetime,
                      *, online_window: float) -> StatusSnapshot:
     applied_row = last_applied(store)
@@ -80,6 +104,7 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
     assets = collect_assets(store, now.date())
     alerting = collect_alerts(store, now)
     policies = collect_policies(store)
+    rollouts = _rollouts(store, applied)
 
     targets_by_agent: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
     targets_by_client: dict[str, list[DeploymentTargetRow]] = defaultdict(list)
@@ -122,6 +147,9 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
             open_alerts=alerting.open_alerts.get(name, ()),
             open_tickets=alerting.open_tickets.get(name, ()),
             compliance=policies.by_client.get(name, ()),
+            rollouts=tuple(rollouts[ref] for ref in sorted(
+                {row.deployment for row in targets_by_client[name]}
+                | {ref for ref, rollout in rollouts.items() if rollout.client == name}) if ref in rollouts),
         )
         for name in names
     )
@@ -135,4 +163,5 @@ def collect_snapshot(store: Store, applied: DesiredState | None, source: SourceH
                     for row in list_proposal_plans(store)),
         source_error="" if source.ok else source.error,
         connectors=collect_connectors(store, applied, now),
+        rollouts=tuple(rollouts[ref] for ref in sorted(rollouts)),
     )

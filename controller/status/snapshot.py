@@ -131,6 +131,38 @@ class DeploymentSummary:
 
 
 @dataclass(frozen=True)
+class WaveProgress:
+    """One wave of a rollout, its own devices, as the last full reconcile counted them."""
+
+    wave: int
+    size: int
+    succeeded: int
+    failed: int
+    in_progress: int
+    offline: int
+    skipped: int
+    waiting: int
+    """Its wave has not started yet."""
+
+
+@dataclass(frozen=True)
+class RolloutProgress:
+    """A deployment's rollout: the same record GET /api/deployments/{id}/status returns."""
+
+    ref: str
+    client: str | None
+    wave: int
+    """The active wave, 1-based."""
+    waves: tuple[WaveProgress, ...]
+    halted: bool
+    reason: str
+    completed: bool
+    rolled_back_at: datetime | None
+    soak_until: datetime | None
+    """While the active wave met its threshold and soaks: when the next wave may start."""
+
+
+@dataclass(frozen=True)
 class LicenceLine:
     ref: str
     product: str
@@ -172,6 +204,12 @@ class ClientReport:
     open_tickets: tuple[TicketLine, ...] = ()
     compliance: tuple[PolicyCompliance, ...] = ()
     """Per policy that targets the client's devices: how many are in each state (unknown: no result yet)."""
+    rollouts: tuple[RolloutProgress, ...] = ()
+    """The rollouts of the client's own deployments and of MSP-wide ones that target its devices."""
+
+    @property
+    def halted_rollouts(self) -> tuple[RolloutProgress, ...]:
+        return tuple(rollout for rollout in self.rollouts if rollout.halted)
 
     @property
     def online(self) -> int:
@@ -222,3 +260,13 @@ class StatusSnapshot:
     """Why the repository could not be fetched, while it cannot; empty when fetching works."""
     connectors: tuple[ConnectorLine, ...] = ()
     """Ticket connectors configured or with something still in the outbox, by name."""
+    rollouts: tuple[RolloutProgress, ...] = ()
+    """Every deployment's rollout, by deployment id."""
+
+    @property
+    def halted_rollouts(self) -> tuple[RolloutProgress, ...]:
+        return tuple(rollout for rollout in self.rollouts if rollout.halted)
+
+    @property
+    def msp_rollouts(self) -> tuple[RolloutProgress, ...]:
+        return tuple(rollout for rollout in self.rollouts if rollout.client is None)

@@ -58,14 +58,19 @@ class RolloutRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     deployment: str
+    client: str | None = None
+    """The Deployment's client; None for an MSP-wide one."""
     wave: int
     """1-based: the active wave."""
     waves: list[dict[str, Any]]
+    """Per wave: wave, size, succeeded, failed, inProgress, offline, skipped, waiting (last full reconcile)."""
     halted: bool
     reason: str
     rolled_back_at: datetime | None
     completed: bool
     started_at: list[datetime]
+    met_at: datetime | None = None
+    """When the active wave met its success threshold: its soak started then."""
     updated_at: datetime
 
 
@@ -217,12 +222,22 @@ def get_rollout(store: Store, deployment: str) -> RolloutRecord | None:
     with store.read() as session:
         row = session.execute(select(*deployment_rollouts.c)
                               .where(deployment_rollouts.c.deployment == deployment)).first()
-    if row is None:
-        return None
-    return RolloutRecord(deployment=row.deployment, wave=row.wave + 1, waves=row.waves, halted=row.halted,
-                         reason=row.reason, rolled_back_at=row.rolled_back_at, completed=row.completed,
+    return None if row is None else _record(row)
+
+
+def list_rollouts(store: Store) -> list[RolloutRecord]:
+    """Every deployment's rollout as GET /api/deployments/{id}/status shows it, by deployment id."""
+    with store.read() as session:
+        rows = session.execute(select(*deployment_rollouts.c).order_by(deployment_rollouts.c.deployment)).all()
+    return [_record(row) for row in rows]
+
+
+def _record(row: Any) -> RolloutRecord:
+    return RolloutRecord(deployment=row.deployment, client=row.client, wave=row.wave + 1, waves=row.waves,
+                         halted=row.halted, reason=row.reason, rolled_back_at=row.rolled_back_at,
+                         completed=row.completed,
                          started_at=[datetime.fromisoformat(text) for text in row.started_at],
-                         updated_at=row.updated_at)
+                         met_at=row.met_at, updated_at=row.updated_at)
 
 
 def list_deployment_history(store: Store, deployment: str, limit: int = 100) -> list[HistoryEntry]:

@@ -1,24 +1,22 @@
 """A staged rollout through the real API and agent protocol: waves, a bad version halting, rollback.
 
-Four simulated agents speak the agent protocol over loopback HTTP (enrol, lease, report), the
+Four simulated agents (tests.support.simulated_agents) speak the agent protocol over loopback HTTP, the
 controller runs its real reconciler against a real git repository and SQL store.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from controller.store import list_alerts, list_audit
 from tests.support.fleets import ACME_CLIENT, LINUX_GROUP
 from tests.support.gitrepos import commit, init_repo
 from tests.support.running import RunningController, make_artifact, run_controller, wait_until
+from tests.support.simulated_agents import Agent, leased, wait_for_jobs
 
-PREFIX = "/api/agent/v1"
 DEPLOYMENT = "acme.hello-on-linux"
 ROLLOUT = "  rollout: {waves: [{devices: 1}, {percent: 50}, {percent: 100}], failureThreshold: 10}\n"
 
@@ -51,30 +49,6 @@ spec:
     }
 
 
-class Agent:
-    """One simulated agent: it leases its jobs and reports what the test says happened."""
-
-    def __init__(self, running: RunningController, hostname: str) -> None:
-        body = {"token": running.enrolment_token("acme"), "labels": {},
-                "facts": {"hostname": hostname, "os": "linux", "arch": "x86_64"}}
-        enrolled = httpx.post(f"{running.url}{PREFIX}/enroll", json=body, timeout=10).json()
-        self.agent_id: str = enrolled["agent_id"]
-        self.hostname = hostname
-        self.http = httpx.Client(base_url=f"{running.url}{PREFIX}", timeout=30,
-                                 headers={"Authorization": f"Bearer {enrolled['credential']}"})
-
-    def lease(self) -> list[dict]:
-        return [json.loads(job["payload"]) for job in
-                self.http.post("/jobs/lease", json={"wait_seconds": 0}).json()["jobs"]]
-
-    def report(self, job: dict, status: str, installed: str | None) -> None:
-        managed = {"package": "hello-tool", "version": installed} if installed else None
-        event = {"status": status, "action": job["action"], "managed": managed,
-                 "reason": "exit code 1" if status == "failed" else ""}
-        response = self.http.post(f"/jobs/{job['job_id']}/events", json=event)
-        assert response.status_code == 200, response.text
-
-
 @pytest.fixture
 def rollout(tmp_path: Path, database_url: str) -> Iterator[tuple[RunningController, Path, list[Agent]]]:
     (tmp_path / "artifacts").mkdir()
@@ -97,22 +71,6 @@ def status(running: RunningController) -> dict:
         response = api.get(f"/api/deployments/{DEPLOYMENT}/status")
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def leased(agents: list[Agent]) -> dict[str, dict]:
-    return {agent.agent_id: job for agent in agents for job in agent.lease()}
-
-
-def wait_for_jobs(agents: list[Agent], count: int, version: str) -> dict[str, dict]:
-    """Poll until ``count`` agents hold a job for ``version``; returns them by agent id."""
-    found: dict[str, dict] = {}
-
-    def enough() -> bool:
-        found.update({agent_id: job for agent_id, job in leased(agents).items()
-                      if job["package"]["version"] == version})
-        return len(found) >= count
-    wait_until(enough, timeout=30, what=f"{count} jobs for {version}")
-    return found
 
 
 def test_three_waves_then_a_bad_version_halts_and_a_rollback_restores(rollout, tmp_path):

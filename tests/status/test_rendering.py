@@ -85,3 +85,28 @@ def test_fetch_failure_is_shown_in_the_summary():
     readme = files["README.md"].decode()
     assert "**The repository cannot be fetched**" in readme
     assert "repository '/srv/fleet' not found" in readme
+
+
+def test_msp_wide_and_rolled_back_rollouts_are_rendered():
+    from controller.status.snapshot import RolloutProgress, WaveProgress
+
+    waves = (WaveProgress(1, 1, 1, 0, 0, 0, 0, 0), WaveProgress(2, 9, 3, 0, 5, 1, 0, 0))
+    msp = RolloutProgress("chrome", None, 2, waves, halted=False, reason="", completed=False,
+                          rolled_back_at=None, soak_until=None)
+    back = RolloutProgress("acme.hello", "acme", 2, waves, halted=True, reason="rolled back by ops: breaks printing",
+                           completed=False, rolled_back_at=WHEN, soak_until=None)
+    base = snapshot()
+    acme = base.clients[0]
+    files = render_status(StatusSnapshot(
+        applied=base.applied, rejected=(), rollouts=(back, msp),
+        clients=(ClientReport(acme.name, acme.display_name, acme.devices, acme.deployments, rollouts=(back, msp)),)))
+    readme = files["README.md"].decode()
+    assert "## MSP-wide rollouts" in readme and "Wave 2 of 2 (MSP-wide: counted over every client): wave 2 running" \
+        in readme
+    assert "| 2 (active) | 9 | 3 | 0 | 5 | 1 | 0 | 0 |" in readme
+    page = files["clients/acme.md"].decode()
+    assert "> **Rollout halted: `acme.hello`** in wave 2 of 2: rolled back by ops: breaks printing." in page
+    assert "**rolled back** 2026-11-27 09:30 UTC: rolled back by ops: breaks printing" in page
+    assert files == render_status(StatusSnapshot(
+        applied=base.applied, rejected=(), rollouts=(back, msp),
+        clients=(ClientReport(acme.name, acme.display_name, acme.devices, acme.deployments, rollouts=(back, msp)),)))
