@@ -19,7 +19,9 @@ from schemas.groups import DeviceGroup
 from schemas.packages import Package
 from schemas.policies import Policy
 from schemas.resources import Resource
+from schemas.rollouts import Window
 from schemas.scripts import Script
+from schemas.windows import MaintenanceWindow
 
 R = TypeVar("R", bound=Resource)
 
@@ -133,6 +135,14 @@ class DesiredState:
         if scope is not None and (scope, name) in found:
             return found[(scope, name)]
         return found.get((None, name))
+
+    def window(self, window: Window | str | None, scope: Scope) -> Window | None:
+        """An inline window as it is; a name resolved like any reference from ``scope`` (the
+        validated revision has no dangling names; None if one is missing all the same)."""
+        if isinstance(window, str):
+            named = self.resolve(MaintenanceWindow, scope, window)
+            return named.resource.spec if named is not None else None
+        return window
 
     def all_resources(self) -> Iterator[Loaded[Resource]]:
         for kind in sorted(self.resources):

@@ -9,8 +9,8 @@ from pydantic import AfterValidator, Field
 
 from schemas.monitoring import MonitorSettings
 from schemas.resources import Resource, SpecModel, register_kind
-from schemas.rollouts import Window
 from schemas.timezones import TimeZoneName
+from schemas.windows import WindowChoice
 
 
 class Contact(SpecModel):
@@ -64,8 +64,9 @@ class ClientSpec(SpecModel):
         description="Passive discovery (neighbour tables) always runs; active scans only of these ranges.")
     monitors: MonitorSettings | None = Field(
         default=None, description="Overrides the Fleet's defaults.monitors, field by field.")
-    deployment_window: Window | None = Field(
-        default=None, description="Default maintenance window of deployments on this client's devices.")
+    deployment_window: WindowChoice | None = Field(
+        default=None, description="Default maintenance window of deployments on this client's devices, inline "
+                                  "or the name of a MaintenanceWindow.")
 
 
 @register_kind

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.resources import DnsLabel, Resource, SpecModel, register_kind
-from schemas.rollouts import Rollout, Window
+from schemas.rollouts import Rollout
+from schemas.windows import WindowChoice
 
 
 class Targets(SpecModel):
@@ -42,8 +43,9 @@ class DeploymentSpec(SpecModel):
     rollout: Rollout = Field(
         default_factory=Rollout,
         description="Waves; default: 1 canary device, 10 %, 50 %, 100 % (never everything at once).")
-    window: Window | None = Field(
-        default=None, description="Maintenance window for installs; overrides the client's deploymentWindow.")
+    window: WindowChoice | None = Field(
+        default=None, description="Maintenance window for installs, inline or the name of a MaintenanceWindow; "
+                                  "overrides the client's deploymentWindow.")
 
 
 @register_kind

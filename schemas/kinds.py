@@ -15,8 +15,9 @@ from schemas.resources import KINDS, Resource
 from schemas.scripts import Script
 from schemas.templates import PolicyTemplate
 from schemas.warranties import Warranty
+from schemas.windows import MaintenanceWindow
 
 __all__ = [
-    "KINDS", "AlertTicketRule", "Client", "Deployment", "DeviceGroup", "Fleet", "License", "Package",
-    "Policy", "PolicyTemplate", "Resource", "Script", "Warranty",
+    "KINDS", "AlertTicketRule", "Client", "Deployment", "DeviceGroup", "Fleet", "License", "MaintenanceWindow",
+    "Package", "Policy", "PolicyTemplate", "Resource", "Script", "Warranty",
 ]

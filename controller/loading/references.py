@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from schemas.alerting import AlertTicketRule
 from schemas.checks import ScriptCheck
+from schemas.clients import Client
 from schemas.deployments import Deployment, Targets
 from schemas.groups import DeviceGroup
 from schemas.packages import Package
@@ -17,6 +18,7 @@ from schemas.policies import Policy
 from schemas.resources import Resource
 from schemas.scripts import Script
 from schemas.templates import PolicyTemplate
+from schemas.windows import MaintenanceWindow
 
 Reference = tuple[type[Resource], str, tuple[str | int, ...]]
 
@@ -32,7 +34,16 @@ def _targets(targets: Targets) -> list[Reference]:
 
 def _deployment(resource: Resource) -> list[Reference]:
     assert isinstance(resource, Deployment)
-    return [(Package, resource.spec.package, ("spec", "package")), *_targets(resource.spec.targets)]
+    found: list[Reference] = [(Package, resource.spec.package, ("spec", "package")), *_targets(resource.spec.targets)]
+    if isinstance(resource.spec.window, str):
+        found.append((MaintenanceWindow, resource.spec.window, ("spec", "window")))
+    return found
+
+
+def _client(resource: Resource) -> list[Reference]:
+    assert isinstance(resource, Client)
+    window = resource.spec.deployment_window
+    return [(MaintenanceWindow, window, ("spec", "deploymentWindow"))] if isinstance(window, str) else []
 
 
 def _policy(resource: Resource) -> list[Reference]:
@@ -59,6 +70,7 @@ def _alert_rule(resource: Resource) -> list[Reference]:
 
 
 REFERENCES: dict[type[Resource], Callable[[Resource], list[Reference]]] = {
+    Client: _client,
     Deployment: _deployment,
     Policy: _policy,
     AlertTicketRule: _alert_rule,

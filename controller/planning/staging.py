@@ -107,7 +107,8 @@ def stage(desired: DesiredState, observed: ObservedState, staged: Sequence[Stage
                     new_state, reason = "waiting", "the next full reconcile issues this wave's jobs"
                     result.needs_full = True
                 else:
-                    windowed, slot = windows.slot(spec.window, by_id[outcome.agent_id].client)
+                    windowed, slot = windows.slot(desired.window(spec.window, item.deployment.scope),
+                                                  by_id[outcome.agent_id].client)
                     if not windowed:
                         kept[(ref, outcome.agent_id)] = job
                     elif slot is None or slot.not_before - now > PRESTAGE_HORIZON:
@@ -143,12 +144,14 @@ class _Windows:
     def __init__(self, desired: DesiredState, now: datetime) -> None:
         self._now = now
         self._clients = {loaded.name: loaded.resource.spec for loaded in desired.of_kind(Client).values()}
+        self._defaults = {name: desired.window(spec.deployment_window, name) for name, spec in self._clients.items()}
         self._slots: dict[tuple[Window, str], Slot | None] = {}
 
     def slot(self, window: Window | None, client: str) -> tuple[bool, Slot | None]:
-        """(whether a window applies, its slot) for a device of ``client``; no window: install any time."""
+        """(whether a window applies, its slot) for a device of ``client``; no window: install any time.
+        ``window`` is the deployment's own, its name already resolved."""
         client_spec = self._clients.get(client)
-        window = window or (client_spec.deployment_window if client_spec else None)
+        window = window or self._defaults.get(client)
         if window is None:
             return False, None
         zone = client_spec.timezone if client_spec else "UTC"

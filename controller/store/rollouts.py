@@ -34,6 +34,7 @@ from controller.store.tables import (
 )
 from schemas.ids import AgentId
 from schemas.packages import parse_installer
+from schemas.windows import MaintenanceWindow
 
 TOUCHED_STATES = ("leased", "running", "succeeded", "failed", "refused")
 """A job in one of these states reached its device: the device was touched by the rollout."""
@@ -250,21 +251,26 @@ def list_deployment_history(store: Store, deployment: str, limit: int = 100) -> 
 
 
 def replace_schedules(session: Session, sha: str, desired: DesiredState) -> None:
-    """Project the applied revision's maintenance windows (deployments' own and clients' defaults)."""
+    """Project the applied revision's maintenance windows: each deployment's and each client's default
+    (a named window resolved to its schedule), and the named MaintenanceWindows themselves."""
     session.execute(delete(deployment_schedules))
     rows: list[dict[str, Any]] = []
     for loaded in desired.deployments.values():
-        window = loaded.resource.spec.window
+        window = desired.window(loaded.resource.spec.window, loaded.scope)
         if window is not None:
             rows.append({"id": f"deployment:{loaded.ref}", "client": loaded.scope, "deployment": loaded.ref,
                          "cron": window.cron, "duration_minutes": window.duration_minutes,
                          "timezone": window.timezone, "revision": sha})
     for client in desired.clients.values():
-        window = client.resource.spec.deployment_window
+        window = desired.window(client.resource.spec.deployment_window, client.name)
         if window is not None:
             rows.append({"id": f"client:{client.name}", "client": client.name, "deployment": None,
                          "cron": window.cron, "duration_minutes": window.duration_minutes,
                          "timezone": window.timezone or client.resource.spec.timezone, "revision": sha})
+    for named in desired.of_kind(MaintenanceWindow).values():
+        spec = named.resource.spec
+        rows.append({"id": f"window:{named.ref}", "client": named.scope, "deployment": None, "cron": spec.cron,
+                     "duration_minutes": spec.duration_minutes, "timezone": spec.timezone, "revision": sha})
     if rows:
         session.execute(insert(deployment_schedules), rows)
 

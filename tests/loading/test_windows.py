@@ -51,3 +51,45 @@ def test_good_window_rollout_and_client_default_load(problems_of: ProblemsOf) ->
         "apiVersion: fleetward/v1\nkind: Client\nmetadata: {name: acme}\n"
         "spec:\n  displayName: ACME\n  deploymentWindow: {cron: '0 22 * * *', durationMinutes: 240}\n")
     assert problems_of(files) == []
+
+
+NIGHTS = ("apiVersion: fleetward/v1\nkind: MaintenanceWindow\nmetadata: {name: weekday-nights}\n"
+          "spec: {cron: '0 22 * * 1-5', durationMinutes: 240}\n")
+CLIENT_NAMING = ("apiVersion: fleetward/v1\nkind: Client\nmetadata: {name: acme}\n"
+                 "spec:\n  displayName: ACME\n  deploymentWindow: {window}\n")
+
+
+@pytest.mark.parametrize("where", [pytest.param("windows/nights.yaml", id="msp-wide"),
+                                   pytest.param("clients/acme/nights.yaml", id="the-clients-own")])
+def test_clients_and_deployments_may_name_a_maintenance_window(problems_of: ProblemsOf, where: str) -> None:
+    files = with_spec("  window: weekday-nights\n")
+    files[where] = NIGHTS
+    files["clients/acme/client.yaml"] = CLIENT_NAMING.replace("{window}", "weekday-nights")
+    assert problems_of(files) == []
+
+
+def test_an_unknown_window_name_is_refused_where_it_is_written(problems_of: ProblemsOf) -> None:
+    files = with_spec("  window: weekday-night\n")
+    files["windows/nights.yaml"] = NIGHTS
+    files["clients/acme/client.yaml"] = CLIENT_NAMING.replace("{window}", "weekends")
+    assert problems_of(files) == [
+        "clients/acme/client.yaml:6:21: no MaintenanceWindow 'weekends' in clients/acme/ or MSP-wide",
+        "clients/acme/d.yaml:8:11: no MaintenanceWindow 'weekday-night' in clients/acme/ or MSP-wide "
+        "(did you mean 'weekday-nights'?)",
+    ]
+
+
+def test_another_clients_window_is_out_of_reach(problems_of: ProblemsOf) -> None:
+    files = with_spec("  window: weekday-nights\n")
+    files["clients/globex/client.yaml"] = ("apiVersion: fleetward/v1\nkind: Client\nmetadata: {name: globex}\n"
+                                           "spec: {displayName: Globex}\n")
+    files["clients/globex/nights.yaml"] = NIGHTS
+    assert problems_of(files) == [
+        "clients/acme/d.yaml:8:11: no MaintenanceWindow 'weekday-nights' in clients/acme/ or MSP-wide"]
+
+
+def test_a_maintenance_window_is_checked_like_an_inline_one(problems_of: ProblemsOf) -> None:
+    files = with_spec("")
+    files["windows/mars.yaml"] = NIGHTS.replace("durationMinutes: 240", "durationMinutes: 240, timezone: Mars/X")
+    assert problems_of(files) == [
+        "windows/mars.yaml:4:62: unknown time zone 'Mars/X'; use an IANA name such as 'Europe/Berlin' or 'UTC'"]

@@ -14,7 +14,7 @@ from controller.planning import Plan, plan
 from controller.planning.rollouts import DeviceStanding, device_hash, evaluate, wave_sizes
 from schemas.packages import parse_installer
 from schemas.rollouts import Rollout
-from tests.support.resources import NOW, agent, client, deployment, desired, package
+from tests.support.resources import NOW, agent, client, deployment, desired, package, resource
 
 AGENTS = [f"a{index:02d}" for index in range(20)]
 REF = "acme.tool-everywhere"
@@ -178,6 +178,26 @@ def test_a_window_far_ahead_issues_nothing_yet_and_the_deployment_overrides_the_
     assert result.jobs == ()
     assert {o.state for o in result.outcomes} == {"scheduled"}
     assert "opening 2027-01-01T03:00" in result.outcomes[0].reason
+
+
+@pytest.mark.parametrize("named_by", [pytest.param("deployment", id="the-deployment-names-it"),
+                                      pytest.param("client", id="the-clients-default-names-it")])
+def test_a_named_maintenance_window_is_resolved_like_an_inline_one(named_by: str) -> None:
+    nights = resource("MaintenanceWindow", "nights", {"cron": "0 22 * * *", "durationMinutes": 120})
+    msp_nights = resource("MaintenanceWindow", "nights", {"cron": "0 3 * * *", "durationMinutes": 60})
+    rollout = {"waves": [{"percent": 100}]}
+    state = desired([
+        (None, client("acme", timezone="Europe/Berlin", **({"deploymentWindow": "nights"}
+                                                             if named_by == "client" else {}))),
+        ("acme", nights),
+        (None, msp_nights),  # the client's own window of that name comes first
+        ("acme", package("tool", "2.0")),
+        ("acme", deployment("tool-everywhere", "tool", devices=AGENTS, rollout=rollout,
+                            window="nights" if named_by == "deployment" else None)),
+    ])
+    result = plan(state, fleet_state(), NOW)
+    assert {(j.not_before, j.not_after) for j in result.jobs} == {
+        (datetime(2026, 11, 27, 21, 0, tzinfo=UTC), datetime(2026, 11, 27, 23, 0, tzinfo=UTC))}
 
 
 def test_rollback_returns_touched_devices_to_their_prior_versions() -> None:

@@ -18,7 +18,7 @@ from controller.store import (
     write_rollouts,
 )
 from tests.store.builders import NOW, Commit, count, rows
-from tests.support.resources import agent, client, deployment, desired, observed, package
+from tests.support.resources import agent, client, deployment, desired, observed, package, resource
 
 WINDOW = {"cron": "0 22 * * 1-5", "durationMinutes": 120, "timezone": "Europe/Berlin"}
 
@@ -35,6 +35,19 @@ def test_the_applied_revision_projects_its_windows(store: Store) -> None:
     record_applied(store, "f" * 40, "main", Commit(), fleet(), NOW)
     assert [(r["id"], r["cron"], r["duration_minutes"], r["timezone"]) for r in rows(store, "deployment_schedules")] \
         == [("client:acme", "0 1 * * *", 60, "UTC"), ("deployment:acme.tool", "0 22 * * 1-5", 120, "Europe/Berlin")]
+
+
+def test_named_windows_are_projected_and_resolved(store: Store) -> None:
+    nights = resource("MaintenanceWindow", "nights", {"cron": "0 22 * * *", "durationMinutes": 240})
+    state = desired([(None, client("acme", timezone="Europe/Berlin", deploymentWindow="nights")),
+                     ("acme", nights), ("acme", package("tool")),
+                     ("acme", deployment("tool", "tool", devices=["a1"], window="nights"))])
+    record_applied(store, "f" * 40, "main", Commit(), state, NOW)
+    assert [(r["id"], r["client"], r["cron"], r["duration_minutes"], r["timezone"])
+            for r in rows(store, "deployment_schedules")] == [
+        ("client:acme", "acme", "0 22 * * *", 240, "Europe/Berlin"),
+        ("deployment:acme.tool", "acme", "0 22 * * *", 240, None),
+        ("window:acme.nights", "acme", "0 22 * * *", 240, None)]
 
 
 def test_states_are_written_when_they_change_and_the_history_names_who(store: Store) -> None:

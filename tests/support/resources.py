@@ -48,7 +48,7 @@ ALL_AT_ONCE = {"waves": [{"percent": 100}], "failureThreshold": 100}
 
 def deployment(name: str, package_name: str, *, group_name: str | None = None,
                devices: Iterable[str] = (), ensure: str = "present", suspend: bool = False,
-               rollout: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None) -> Resource:
+               rollout: Mapping[str, Any] | None = None, window: Mapping[str, Any] | str | None = None) -> Resource:
     targets: dict[str, Any] = {}
     if group_name:
         targets["group"] = group_name
@@ -58,7 +58,7 @@ def deployment(name: str, package_name: str, *, group_name: str | None = None,
     if rollout is not None:
         spec["rollout"] = dict(rollout)
     if window is not None:
-        spec["window"] = dict(window)
+        spec["window"] = window if isinstance(window, str) else dict(window)  # a MaintenanceWindow's name
     return resource("Deployment", name, spec)
 
 
