@@ -34,6 +34,19 @@ from agent.errors import UnsafeArchive
 from schemas.packages import ArchiveFormat
 
 MemberKind = Literal["file", "dir", "symlink", "hardlink"]
+_MAGIC: tuple[tuple[bytes, ArchiveFormat], ...] = (
+    (b"\x1f\x8b", "tar.gz"), (b"\xfd7zXZ\x00", "tar.xz"), (b"BZh", "tar.bz2"), (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"))
+
+
+def sniff_format(path: Path) -> ArchiveFormat:
+    """The format of an archive file from its first bytes (a plain tar has no magic at the start).
+
+    For a cached artifact whose Package is no longer at hand, such as the previous version a
+    failed upgrade rolls back to; a file that is none of these fails later, in the tar reader."""
+    with path.open("rb") as file:
+        head = file.read(8)
+    return next((fmt for magic, fmt in _MAGIC if head.startswith(magic)), "tar")
 MAX_SYMLINK_TARGET_CHARS = 4096
 
 _DRIVE = re.compile(r"^[A-Za-z]:")

@@ -12,7 +12,8 @@ resend
 refuse
     journal and deliver a ``refused`` event with the reason.
 wait (a job with a maintenance window, checked against the agent's own clock)
-    before ``not_before``: fetch the artifact into the download cache now (pre-staging), report
+    before ``not_before``: fetch the artifact into the download cache now (pre-staging, every
+    installer type that downloads one, archives included), report
     ``waiting-for-window`` (a progress event, which also extends the lease) and remember the job
     id in the state; the controller offers the job again at every lease and it runs once the
     window is open. After ``not_after``: do nothing and report nothing; the controller expires
@@ -146,8 +147,6 @@ class JobRunner:
                          message=f"waiting for the window at {not_before.isoformat()}")
 
     def _prestage(self, spec: JobSpec) -> str:
-        if not isinstance(self.packages, Packages):
-            return "nothing pre-staged"
         try:
             return self.packages.prestage(spec, self._progress(spec))
         except AgentError as error:  # a download that fails now is tried again when the window opens
@@ -169,10 +168,7 @@ class JobRunner:
         log.info("job %s: %s %s %s", spec.job_id, spec.action, spec.package.name, spec.package.version)
         self._send_quietly(spec.job_id, JobEvent(status="running", action=spec.action, started_at=started))
         try:
-            if isinstance(self.packages, Packages):
-                outcome = self.packages.execute(spec, self._progress(spec))
-            else:
-                outcome = self.packages.execute(spec)
+            outcome = self.packages.execute(spec, self._progress(spec))
             event = JobEvent(status=outcome.status, reason=outcome.reason[:2000],
                              message=outcome.message[:2000], action=spec.action,
                              managed=outcome.managed, output=outcome.output,

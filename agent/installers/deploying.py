@@ -226,7 +226,7 @@ class NativePackages:
         output.add(f"fetching {redact_url(url)} ({size} bytes declared)")
         suffix = SUFFIX.get(installer.type) or PurePosixPath(urlsplit(url).path).suffix.lower()
         progress("downloading", 0)
-        shown = _Percent(size, progress)
+        shown = DownloadPercent(size, progress)
         path, how = self.cache.fetch(ArtifactPin(url, sha256, size), suffix, shown if size else None)
         progress("downloading", 100)
         output.add(f"artifact {how}: size and sha256 {sha256} verified")
@@ -321,7 +321,7 @@ class NativePackages:
                        retry_after_seconds=retry_after_seconds, rolled_back_to=rolled_back_to)
 
 
-class _Percent:
+class DownloadPercent:
     """Turns bytes received into percentages for ``progress``, once per 10 % step (not per chunk)."""
 
     def __init__(self, size: int | None, progress: Progress) -> None:

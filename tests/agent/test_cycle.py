@@ -37,8 +37,8 @@ def test_first_cycle_runs_jobs_then_sends_a_full_inventory(enrolled: DataDir, se
     assert [(job.result, job.package, job.delivered) for job in report.jobs] == [
         ("succeeded", "hello-tool", True)]
     events = f"/jobs/j_{1:032x}/events"
-    assert [path for path, _h, _b in controller.requests] == [
-        "/checkin", "/jobs/lease", events, events, "/inventory"]
+    assert [path for path, _h, _b in controller.requests] == [  # running, 4 phases, the result
+        "/checkin", "/jobs/lease", *[events] * 6, "/inventory"]
     (inventory,) = controller.calls("/inventory")
     assert inventory["full"] is True
     # The job's effect shows in the same cycle's inventory.
@@ -83,7 +83,7 @@ def _lost_result(controller: StubController, signer: Signer, tmp_path: Path, los
 def test_a_lost_result_is_resent_from_the_outbox(enrolled: DataDir, settings: AgentSettings,
                                                  controller: StubController, signer: Signer,
                                                  tmp_path: Path) -> None:
-    job_id = _lost_result(controller, signer, tmp_path, lost=2)  # "running" and the result
+    job_id = _lost_result(controller, signer, tmp_path, lost=6)  # "running", its 4 phases and the result
     first = _once(settings)
     assert first.jobs[0].delivered is False and first.outbox == 1
 
@@ -96,7 +96,7 @@ def test_a_lost_result_is_resent_from_the_outbox(enrolled: DataDir, settings: Ag
 def test_a_job_leased_again_after_a_lost_result_is_not_rerun(enrolled: DataDir, settings: AgentSettings,
                                                              controller: StubController, signer: Signer,
                                                              tmp_path: Path) -> None:
-    job_id = _lost_result(controller, signer, tmp_path, lost=3)  # the outbox flush fails too
+    job_id = _lost_result(controller, signer, tmp_path, lost=7)  # the outbox flush fails too
     _once(settings)
     (tmp_path / "hello-tool-1.0.0.tar.gz").unlink()  # a re-run would fail to download
 

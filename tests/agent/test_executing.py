@@ -58,7 +58,9 @@ def test_a_job_runs_reports_and_is_journalled(data_dir: DataDir, sink: Recording
     spec = spec_for(v1, seq=7)
     result = _runner(data_dir, sink, signer).handle(signer.sign(spec))
     assert (result.result, result.delivered, result.resent) == ("succeeded", True, False)
-    assert sink.statuses() == [(spec.job_id, "running"), (spec.job_id, "succeeded")]
+    assert sink.statuses() == [(spec.job_id, "running")] * 5 + [(spec.job_id, "succeeded")]
+    assert [event.phase for _id, event in sink.events[1:-1]] == ["downloading", "downloading", "installing",
+                                                                  "detecting"]
     final = sink.events[-1][1]
     assert final.managed is not None and final.managed.version == "1.0.0"
     assert final.action == "install" and final.started_at == NOW and final.finished_at == NOW

@@ -50,11 +50,13 @@ def test_install_upgrade_uninstall(packages: ArchivePackages, data_dir: DataDir,
                        "installed_at": NOW.isoformat().replace("+00:00", "Z"),
                        "path": str(data_dir.software_dir / "hello-tool" / "1.0.0")}
     assert installed.managed is not None and installed.managed.version == "1.0.0"
-    assert list(data_dir.cache_dir.iterdir()) == []  # the download does not linger
+    # The artifact stays in the download cache, pinned by its hash: a failed upgrade rolls back to it.
+    assert [p.name for p in (data_dir.cache_dir / "artifacts").iterdir()] == [v1.sha256]
 
     upgraded = packages.execute(spec_for(v2, seq=2, action="upgrade", version="2.0.0"))
     assert (upgraded.status, upgraded.message) == ("succeeded", "upgraded from 1.0.0 to 2.0.0")
     assert _software(data_dir) == ["2.0.0"]  # the previous version's folder is gone
+    assert sorted(p.name for p in (data_dir.cache_dir / "artifacts").iterdir()) == sorted([v1.sha256, v2.sha256])
     assert upgraded.managed is not None and upgraded.managed.sha256 == v2.sha256
 
     removed = packages.execute(make_spec(seq=3, action="uninstall", version="2.0.0"))
@@ -89,6 +91,24 @@ def test_a_failed_upgrade_keeps_the_installed_version(packages: ArchivePackages,
     assert "error: " in outcome.output
     assert _software(data_dir) == ["1.0.0"]
     assert outcome.managed is not None and outcome.managed.version == "1.0.0"
+    assert outcome.rolled_back_to is None and "1.0.0 is still installed" in outcome.output
+
+
+def test_an_upgrade_that_unpacks_nothing_rolls_back_from_the_cache(packages: ArchivePackages, data_dir: DataDir,
+                                                                   v1: Artifact, tmp_path: Path) -> None:
+    assert packages.execute(spec_for(v1)).status == "succeeded"
+    v1.path.unlink()  # the rollback cannot fetch it again: it comes from the cache or not at all
+    empty = artifact(write_tar(tmp_path / "hello-tool-2.0.0.tar.gz", []))
+    phases: list[str] = []
+    outcome = packages.execute(spec_for(empty, seq=2, action="upgrade", version="2.0.0"),
+                               lambda phase, _percent: phases.append(phase))
+    assert (outcome.status, outcome.rolled_back_to) == ("failed", "1.0.0")
+    assert outcome.message == "upgrade did not take effect; rolled back to 1.0.0"
+    assert outcome.reason.endswith("2.0.0 is empty; the archive unpacked nothing")
+    assert phases[-2:] == ["detecting", "rolling-back"]
+    assert _software(data_dir) == ["1.0.0"] and outcome.managed is not None and outcome.managed.version == "1.0.0"
+    tool = data_dir.software_dir / "hello-tool" / "1.0.0" / "hello" / "bin" / "hello"
+    assert subprocess.run([tool], capture_output=True, text=True, check=True).stdout == "hello 1.0.0\n"
 
 
 def test_a_malicious_archive_fails_the_job_and_installs_nothing(packages: ArchivePackages, data_dir: DataDir,

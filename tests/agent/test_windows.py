@@ -49,11 +49,13 @@ def test_an_early_job_waits_then_runs_in_its_window_even_after_later_jobs(
     early = signer.sign(windowed(v1, 5, NOW + timedelta(hours=3)))
     waiting = agent.handle(early)
     assert waiting.result == "waiting" and "waiting for the window" in waiting.message
-    (job_id, event), = sink.events
-    assert job_id == early.job_id
-    assert (event.status, event.phase) == ("running", "waiting-for-window")
+    assert {job_id for job_id, _event in sink.events} == {early.job_id}
+    assert [(e.phase, e.download_percent) for _id, e in sink.events] == [
+        ("downloading", 0), ("downloading", 100), ("waiting-for-window", None)]
+    assert "bytes (downloaded)" in sink.events[-1][1].message  # pre-staged into the download cache
     assert not (data_dir.software_dir / "hello-tool").exists()  # nothing installed outside the window
     assert data_dir.load_state().deferred == {early.job_id: 5}
+    v1.path.unlink()  # from here on the install can only use the pre-staged artifact
 
     (tmp_path / "other").mkdir()
     later = hello_tar(tmp_path / "other" / "hello-tool-1.0.0.tar.gz")
