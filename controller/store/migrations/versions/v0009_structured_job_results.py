@@ -1,6 +1,6 @@
 """Structured job results: retry-later delay and requested reboot on jobs.
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-27
 
