@@ -8,7 +8,8 @@ Seeds N agents in 50 clients, each the target of 30 policies (20 MSP-wide, 10 of
 300,000 assignments for 10,000 agents) and a member of two device groups (one MSP-wide, one of
 four per client). 85 % of the pairs have a current result (80 % compliant, 12 % non-compliant,
 5 % error, 3 % not applicable), 5 % only a result for an older policy version and 10 % none: those
-15 % must count as unknown. Rows are written with plain inserts (not timed), as ingest leaves them.
+15 % must count as unknown. Rows are written with plain inserts (not timed), as ingest leaves them (an assignment holds
+its current status, None when unknown).
 
 Times, median of ``--runs`` after one warm-up: the whole-fleet roll-up (``GET /api/compliance``
 without filters), one client's, one MSP-wide policy's, the status branch's per-client table
@@ -79,8 +80,9 @@ def seed(store: Store, count: int) -> int:
         policies += [f"{client}.local-{n:02d}" for n in range(CLIENT_POLICIES)]
         for number, policy in enumerate(policies):
             version = f"{number:02d}" + "0" * 14
-            assignment_rows.append({"policy_id": policy, "agent_id": agent_id, "client": client, "version": version})
             status = _status(index * len(policies) + number)
+            assignment_rows.append({"policy_id": policy, "agent_id": agent_id, "client": client, "version": version,
+                                    "status": None if status == "stale" else status})
             if status is None:
                 continue
             failing = [] if status == "compliant" else [

@@ -1,25 +1,30 @@
 """Compliance roll-ups: per device, device group, client and policy, in aggregate SQL.
 
 Each (policy, target agent) pair of ``policy_assignments`` has exactly one status: the agent's
-current result for the policy *at the assigned version* (``policy_compliance``), or ``unknown``
-when there is none - never reported, reported only for an older version, or a policy the
-controller could not deliver. So a device that never reported counts as unknown, not compliant.
+current result for the policy *at the assigned version*, or ``unknown`` when there is none -
+never reported, reported only for an older version, or a policy the controller could not
+deliver. So a device that never reported counts as unknown, not compliant. The store keeps that
+status on the assignment row itself (``policy_assignments.status``, None for unknown, written
+at ingest and when assignments change: :mod:`controller.store.policies`), so a roll-up is counting
+one table, never a join with the results nor a row per pair in Python.
 
-Two ``GROUP BY`` passes over the assignments left-joined to the results (per agent and status,
-per policy and status): 10,000 agents with 30 policies each are 300,000 pairs aggregated by the
-database; Python sums at most five rows a device into clients and groups.
+Two ``GROUP BY`` passes, each along an index: per (client, policy, status) - summed into policies,
+clients and the totals - and per (agent, status), at most five rows a device, summed into devices
+and, through their members, groups. 10,000 agents with 30 policies each are 300,000 pairs counted
+by the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, literal, or_, select
-from sqlalchemy.sql import Select
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
 
 from controller.store.engine import Store
-from controller.store.tables import agents, device_group_members, policy_assignments, policy_compliance
+from controller.store.tables import agents, device_group_members, policy_assignments
 
 ComplianceStatus = Literal["compliant", "non_compliant", "error", "not_applicable", "unknown"]
 STATUSES: tuple[ComplianceStatus, ...] = ("compliant", "non_compliant", "error", "not_applicable", "unknown")
@@ -74,98 +79,97 @@ class ComplianceFilter(BaseModel):
     status: ComplianceStatus | None = None
 
 
-def _status() -> Any:
-    current = policy_compliance.c
-    return case((current.status.is_(None), literal("unknown")), else_=current.status)
-
-
-def assignment_statuses(filters: ComplianceFilter) -> Select[Any]:
-    """(policy, agent, client, status) per assignment, filtered; the base of every roll-up."""
-    assigned, current = policy_assignments.c, policy_compliance.c
-    status = _status().label("status")
-    query = (select(assigned.policy_id, assigned.agent_id, assigned.client, status)
-             .select_from(policy_assignments)
-             .outerjoin(policy_compliance, and_(current.agent_id == assigned.agent_id,
-                                                current.policy_id == assigned.policy_id,
-                                                current.version == assigned.version)))
+def _conditions(filters: ComplianceFilter) -> list[ColumnElement[bool]]:
+    """The WHERE of every roll-up: which assignments ``filters`` selects."""
+    assigned = policy_assignments.c
+    found: list[ColumnElement[bool]] = []
     if filters.client is not None:
-        query = query.where(assigned.client == filters.client)
+        found.append(assigned.client == filters.client)
     if filters.policy is not None:
-        query = query.where(assigned.policy_id == filters.policy)
+        found.append(assigned.policy_id == filters.policy)
     if filters.group is not None:
         members = select(device_group_members.c.agent_id).where(device_group_members.c.group_id == filters.group)
-        query = query.where(assigned.agent_id.in_(members))
+        found.append(assigned.agent_id.in_(members))
     if filters.device is not None:
         named = select(agents.c.id).where(or_(agents.c.id == filters.device, agents.c.hostname == filters.device))
-        query = query.where(assigned.agent_id.in_(named))
+        found.append(assigned.agent_id.in_(named))
     if filters.status is not None:
-        query = query.where(_status() == filters.status)
-    return query
+        found.append(assigned.status.is_(None) if filters.status == "unknown" else assigned.status == filters.status)
+    return found
 
 
-def _counts(rows: Any) -> dict[tuple[str, ...], Counts]:
-    found: dict[tuple[str, ...], dict[str, int]] = {}
-    for *key, status, number in rows:
-        bucket = found.setdefault(tuple(key), {})
-        bucket[status] = bucket.get(status, 0) + int(number)
-    return {key: _of(values) for key, values in found.items()}
+def _by_status() -> list[Any]:
+    """Five counts, in the order of :data:`STATUSES` (a NULL status is unknown): one row per group."""
+    status = policy_assignments.c.status
+    return [func.count().filter(status.is_(None) if name == "unknown" else status == name) for name in STATUSES]
+
+
+def _counts(values: Sequence[int]) -> Counts:
+    return Counts(**dict(zip(STATUSES, values, strict=True)), total=sum(values))
+
+
+def _add(into: list[int], values: Sequence[int]) -> None:
+    for index, number in enumerate(values):
+        into[index] += number
+
+
+def _per_client_and_policy(session: Session, filters: ComplianceFilter) -> list[tuple[Any, ...]]:
+    """(client, policy, five counts) for each pair with a selected assignment: at most a few thousand rows."""
+    assigned = policy_assignments.c
+    return [tuple(row) for row in session.execute(
+        select(assigned.client, assigned.policy_id, *_by_status())
+        .where(*_conditions(filters)).group_by(assigned.client, assigned.policy_id))]
 
 
 def client_policy_counts(store: Store) -> dict[tuple[str, str], Counts]:
     """(client, policy) -> counts, for the status branch's per-client tables."""
-    pairs = assignment_statuses(ComplianceFilter()).subquery()
     with store.read() as session:
-        rows = session.execute(select(pairs.c.client, pairs.c.policy_id, pairs.c.status, func.count())
-                               .group_by(pairs.c.client, pairs.c.policy_id, pairs.c.status))
-        counted = _counts(rows)
-    return {(key[0], key[1]): value for key, value in counted.items()}
+        rows = _per_client_and_policy(session, ComplianceFilter())
+    return {(client, policy): _counts(values) for client, policy, *values in rows}
 
 
 def compliance(store: Store, filters: ComplianceFilter, *, device_limit: int = 1000) -> Compliance:
     """Roll-ups of the assignments ``filters`` selects (``client`` also scopes a client's token).
 
-    Two aggregate passes over the assignments: per (agent, status) - at most five rows a device,
-    from which devices, clients (a device has one) and groups (through their members) are summed -
-    and per (policy, status).
+    Devices come most failing (non-compliant plus error) first, then by agent id; at most
+    ``device_limit`` of them (``devices_truncated`` says when more matched).
     """
-    pairs = assignment_statuses(filters).subquery()
-    by = pairs.c
+    assigned, member = policy_assignments.c, device_group_members.c
+    conditions = _conditions(filters)
+    per_agent = select(assigned.agent_id, *_by_status()).where(*conditions).group_by(assigned.agent_id).subquery()
+    devices_query = (select(per_agent.c.agent_id, agents.c.hostname, agents.c.client,
+                            *list(per_agent.c)[1:])
+                     .join(agents, agents.c.id == per_agent.c.agent_id))
+    members_query = select(member.group_id, member.agent_id)
+    if filters.client is not None:
+        members_query = members_query.where(member.client == filters.client)
+    if any(value is not None for value in (filters.policy, filters.group, filters.device, filters.status)):
+        members_query = members_query.where(member.agent_id.in_(select(assigned.agent_id).where(*conditions)))
     with store.read() as session:
-        per_agent = session.execute(select(by.agent_id, by.client, by.status, func.count())
-                                    .group_by(by.agent_id, by.client, by.status)).all()
-        policies = _counts(session.execute(
-            select(by.policy_id, by.status, func.count()).group_by(by.policy_id, by.status)))
-        agent_ids = {row[0] for row in per_agent}
-        names: dict[str, str] = {}
-        groups_of: dict[str, list[str]] = {}
-        if agent_ids:
-            wanted = select(by.agent_id).distinct().subquery()
-            names = {row.id: row.hostname for row in session.execute(
-                select(agents.c.id, agents.c.hostname).where(agents.c.id.in_(select(wanted.c.agent_id))))}
-            for group, agent in session.execute(select(device_group_members.c.group_id, device_group_members.c.agent_id)
-                                                .where(device_group_members.c.agent_id.in_(select(wanted.c.agent_id)))):
-                groups_of.setdefault(agent, []).append(group)
-    totals: dict[str, int] = {}
-    clients: dict[tuple[str], dict[str, int]] = {}
-    groups: dict[tuple[str], dict[str, int]] = {}
-    devices: dict[tuple[str, str, str], dict[str, int]] = {}
-    for agent, client, status, number in per_agent:
-        for bucket in (totals, clients.setdefault((client,), {}),
-                       devices.setdefault((agent, names.get(agent, ""), client), {}),
-                       *(groups.setdefault((group,), {}) for group in groups_of.get(agent, ()))):
-            bucket[status] = bucket.get(status, 0) + int(number)
-    ordered = sorted(((key, _of(values)) for key, values in devices.items()),
-                     key=lambda item: (-(item[1].non_compliant + item[1].error), item[0]))
+        pairs = _per_client_and_policy(session, filters)
+        devices = {agent: (hostname, client, values)
+                   for agent, hostname, client, *values in session.execute(devices_query)}
+        members = session.execute(members_query).all() if devices else []
+    width = len(STATUSES)
+    totals = [0] * width
+    policies: dict[str, list[int]] = {}
+    clients: dict[str, list[int]] = {}
+    for client, policy, *values in pairs:
+        for bucket in (totals, policies.setdefault(policy, [0] * width), clients.setdefault(client, [0] * width)):
+            _add(bucket, values)
+    groups: dict[str, list[int]] = {}
+    for group, agent in members:
+        if agent in devices:  # a member without a selected assignment adds nothing
+            _add(groups.setdefault(group, [0] * width), devices[agent][2])
+    failing = (STATUSES.index("non_compliant"), STATUSES.index("error"))
+    ordered = sorted(devices.items(), key=lambda item: (-sum(item[1][2][index] for index in failing),
+                                                        item[0], item[1][0], item[1][1]))
     return Compliance(
-        totals=_of(totals),
-        policies=[PolicyRollup(policy=key[0], counts=value) for key, value in sorted(policies.items())],
-        clients=[ClientRollup(client=key[0], counts=_of(value)) for key, value in sorted(clients.items())],
-        groups=[GroupRollup(group=key[0], counts=_of(value)) for key, value in sorted(groups.items())],
-        devices=[DeviceRollup(agent_id=key[0], hostname=key[1], client=key[2], counts=value)
-                 for key, value in ordered[:device_limit]],
+        totals=_counts(totals),
+        policies=[PolicyRollup(policy=key, counts=_counts(value)) for key, value in sorted(policies.items())],
+        clients=[ClientRollup(client=key, counts=_counts(value)) for key, value in sorted(clients.items())],
+        groups=[GroupRollup(group=key, counts=_counts(value)) for key, value in sorted(groups.items())],
+        devices=[DeviceRollup(agent_id=agent, hostname=hostname, client=client, counts=_counts(values))
+                 for agent, (hostname, client, values) in ordered[:device_limit]],
         devices_truncated=len(ordered) > device_limit,
     )
-
-
-def _of(values: dict[str, int]) -> Counts:
-    return Counts(**values, total=sum(values.values()))

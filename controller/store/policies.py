@@ -5,6 +5,11 @@
 * results from agents go to ``policy_execution_history`` (idempotent per agent and result id,
   capped at :data:`HISTORY_PER_POLICY` runs per agent and policy) and update the one current row
   per (agent, policy) in ``policy_compliance`` unless a newer result is already there;
+* ``policy_assignments.status`` mirrors that current row while it is for the assigned version
+  (None, counted unknown, otherwise), so compliance roll-ups count one table. Both writers keep
+  it: ingest when the current row changes, assignment writes for the rows they add or move. On
+  PostgreSQL they take one advisory lock (ingest shared, assignment writes exclusive), so neither
+  misses the other's uncommitted change; SQLite has one writer anyway;
 * run-now requests are one row per (request, agent), pending until that agent reports the policy
   for that request.
 
@@ -19,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import and_, case, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
@@ -39,6 +44,8 @@ HISTORY_PER_POLICY = 100
 """Runs kept per agent and policy; older ones are deleted as new ones arrive."""
 RUN_REQUEST_TTL = timedelta(days=1)
 """A run-now request an agent has not answered within this long is dropped (the agent was away)."""
+_STATUS_LOCK = 0x466C_7374_6174
+"""PostgreSQL advisory lock between results ingest (shared) and assignment writes (exclusive)."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +70,20 @@ def write_assignments(store: Store, assignments: Iterable[Assignment], members: 
     wanted_g = {(row.group_id, row.agent_id): row for row in members}
     changed = 0
     with store.write() as session:
-        changed += _sync(session, policy_assignments, ("policy_id", "agent_id"), wanted_a, agent_ids,
-                         compare=lambda row: row.version)
-        changed += _sync(session, device_group_members, ("group_id", "agent_id"), wanted_g, agent_ids,
-                         compare=lambda row: row.client)
+        removed, written = _sync(session, policy_assignments, ("policy_id", "agent_id"), wanted_a, agent_ids,
+                                 compare=lambda row: row.version)
+        for batch in chunks(written):
+            _copy_current_status(session, batch)
+        changed += removed + len(written)
+        removed, written = _sync(session, device_group_members, ("group_id", "agent_id"), wanted_g, agent_ids,
+                                 compare=lambda row: row.client)
+        changed += removed + len(written)
     return changed
 
 
 def _sync(session: Session, table: Any, keys: tuple[str, str], wanted: Mapping[tuple[str, str], Any],
-          agent_ids: Collection[str] | None, compare: Any) -> int:
+          agent_ids: Collection[str] | None, compare: Any) -> tuple[int, list[tuple[str, str]]]:
+    """Write the differences; returns how many rows went and the keys of those written (new or changed)."""
     first, second = table.c[keys[0]], table.c[keys[1]]
     have: dict[tuple[str, str], str] = {}
     for chunk in id_chunks(agent_ids):
@@ -82,12 +94,31 @@ def _sync(session: Session, table: Any, keys: tuple[str, str], wanted: Mapping[t
     gone = [key for key in have if key not in wanted]
     fresh = [row for key, row in wanted.items() if key not in have]
     moved = [row for key, row in wanted.items() if key in have and have[key] != compare(row)]
+    if table is policy_assignments and (gone or fresh or moved):
+        _lock_status(session, exclusive=True)
     for batch in chunks(gone + [(getattr(row, keys[0]), row.agent_id) for row in moved]):
         session.execute(delete(table).where(tuple_(first, second).in_(batch)))
     rows = [vars(row) for row in fresh + moved]
     for batch in chunks(rows):
         session.execute(insert(table), batch)
-    return len(gone) + len(fresh) + len(moved)
+    return len(gone), [(row[keys[0]], row["agent_id"]) for row in rows]
+
+
+def _copy_current_status(session: Session, keys: Sequence[tuple[str, str]]) -> None:
+    """Set ``status`` of these assignments from their agents' current results for their versions."""
+    assigned, current = policy_assignments.c, policy_compliance.c
+    status = (select(current.status)
+              .where(current.agent_id == assigned.agent_id, current.policy_id == assigned.policy_id,
+                     current.version == assigned.version)
+              .scalar_subquery())
+    session.execute(update(policy_assignments).where(tuple_(assigned.policy_id, assigned.agent_id).in_(keys))
+                    .values(status=status))
+
+
+def _lock_status(session: Session, *, exclusive: bool) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(text(f"SELECT {function}(:key)"), {"key": _STATUS_LOCK})
 
 
 def store_policy_results(store: Store, agent_id: str, client: str, results: Sequence[PolicyResult],
@@ -96,7 +127,9 @@ def store_policy_results(store: Store, agent_id: str, client: str, results: Sequ
     if not results:
         return []
     history = policy_execution_history.c
+    assigned = policy_assignments.c
     with store.write() as session:
+        _lock_status(session, exclusive=False)
         known = set(session.execute(select(history.result_id).where(
             history.agent_id == agent_id, history.result_id.in_([result.id for result in results]))).scalars())
         current = {row.policy_id: row.checked_at for row in session.execute(
@@ -131,6 +164,9 @@ def store_policy_results(store: Store, agent_id: str, client: str, results: Sequ
                 session.execute(update(policy_compliance).where(
                     policy_compliance.c.agent_id == agent_id,
                     policy_compliance.c.policy_id == result.policy_id).values(**values))
+            session.execute(update(policy_assignments).where(
+                assigned.agent_id == agent_id, assigned.policy_id == result.policy_id,
+            ).values(status=case((assigned.version == result.version, result.status), else_=None)))
             current[result.policy_id] = finished
     return [result.id for result in results]
 

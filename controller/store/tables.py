@@ -683,18 +683,25 @@ class PolicyAssignment(Base):
     """Which agents each Policy of the applied revision targets, at which policy version.
 
     Kept by the reconciler (the planner's targeting); the compliance roll-up counts a target
-    without a result for this version as *unknown*.
+    without a result for this version as *unknown*. ``status`` copies the agent's current result
+    when it is for this version, so the roll-up counts one table through its indexes (no join).
     """
 
     __tablename__ = "policy_assignments"
-    __table_args__ = (Index(None, "client", "policy_id"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", POLICY_STATUSES), name="status"),
+        Index(None, "client", "policy_id", "status"),
+        Index(None, "agent_id", "status"),
+    )
 
     policy_id: Mapped[str] = mapped_column(String(REF), primary_key=True)
-    agent_id: Mapped[str] = mapped_column(
-        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
     client: Mapped[str] = mapped_column(String(CLIENT))
     version: Mapped[str] = mapped_column(String(VERSION))
     """Empty when the policy cannot be delivered (its problem is logged)."""
+    status: Mapped[str | None] = mapped_column(String(STATE))
+    """``policy_compliance.status`` while that row is for ``version``; None (unknown) otherwise.
+    Kept by :mod:`controller.store.policies` on both sides: results ingest and assignment writes."""
 
 
 class DeviceGroupMember(Base):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from controller.policies.compliance import ComplianceFilter, compliance
+from controller.policies.compliance import ComplianceFilter, client_policy_counts, compliance
 from controller.store.policies import (
     HISTORY_PER_POLICY,
     Assignment,
@@ -18,6 +22,7 @@ from controller.store.policies import (
     store_policy_results,
     write_assignments,
 )
+from controller.store.tables import agents, device_group_members, policy_assignments, policy_compliance
 from schemas.protocol import CheckOutcome, PolicyResult
 from tests.store.builders import NOW, enroll
 
@@ -114,3 +119,127 @@ def test_assignments_change_by_difference(store, fleet) -> None:
     assert changed == 3  # p1 moved to v2, p2 and the group membership gone
     assert write_assignments(store, [Assignment("acme.p1", a.agent_id, "acme", "v2")], [], [a.agent_id]) == 0
     assert compliance(store, ComplianceFilter(device="pc-0")).totals.total == 1
+
+
+def test_a_result_counts_only_for_the_assigned_version_whichever_is_written_first(store, fleet) -> None:
+    (a, _b, _c), _globex = fleet
+
+    def status() -> str:
+        (device,) = compliance(store, ComplianceFilter(policy="acme.p1", device="pc-0")).devices
+        return next(name for name, number in device.counts.model_dump().items() if number and name != "total")
+
+    store_policy_results(store, a.agent_id, "acme", [result("acme.p1", "compliant", version="v1")], NOW)
+    assert status() == "compliant"
+    write_assignments(store, [Assignment("acme.p1", a.agent_id, "acme", "v2")], [], [a.agent_id])
+    assert status() == "unknown"  # the policy changed; the v1 result no longer counts
+    store_policy_results(store, a.agent_id, "acme", [result("acme.p1", "non_compliant", version="v2")], NOW)
+    assert status() == "non_compliant"
+    store_policy_results(store, a.agent_id, "acme", [result("acme.p1", "compliant", version="v3")],
+                         NOW + timedelta(minutes=1))  # the agent is ahead of the assignments
+    assert status() == "unknown"
+    write_assignments(store, [Assignment("acme.p1", a.agent_id, "acme", "v3")], [], [a.agent_id])
+    assert status() == "compliant"  # the assignment caught up with the result already stored
+
+
+@dataclass
+class Raw:
+    """The roll-up's inputs read straight from the tables: what the counts must agree with."""
+
+    pairs: list[tuple[str, str, str, str]]  # policy, agent, client, status
+    hostnames: dict[str, str]
+    members: list[tuple[str, str]]
+
+
+def _raw(store) -> Raw:
+    assigned, current = policy_assignments.c, policy_compliance.c
+    with store.read() as session:
+        results = {(row.agent_id, row.policy_id): (row.version, row.status) for row in session.execute(
+            select(current.agent_id, current.policy_id, current.version, current.status))}
+        pairs = []
+        for row in session.execute(select(assigned.policy_id, assigned.agent_id, assigned.client, assigned.version)):
+            version, status = results.get((row.agent_id, row.policy_id), (None, "unknown"))
+            pairs.append((row.policy_id, row.agent_id, row.client, status if version == row.version else "unknown"))
+        hostnames = {row.id: row.hostname for row in session.execute(select(agents.c.id, agents.c.hostname))}
+        members = [tuple(row) for row in session.execute(
+            select(device_group_members.c.group_id, device_group_members.c.agent_id))]
+    return Raw(pairs, hostnames, members)
+
+
+def _expected(raw: Raw, filters: ComplianceFilter) -> dict[str, dict[str, Counter[str]]]:
+    group_members = {agent for group, agent in raw.members if group == filters.group}
+    selected = [pair for pair in raw.pairs
+                if filters.client in (None, pair[2]) and filters.policy in (None, pair[0])
+                and (filters.group is None or pair[1] in group_members)
+                and filters.device in (None, pair[1], raw.hostnames[pair[1]])
+                and filters.status in (None, pair[3])]
+    found: dict[str, dict[str, Counter[str]]] = {"policies": {}, "clients": {}, "groups": {}, "devices": {}}
+    for policy, agent, client, status in selected:
+        found["policies"].setdefault(policy, Counter())[status] += 1
+        found["clients"].setdefault(client, Counter())[status] += 1
+        found["devices"].setdefault(agent, Counter())[status] += 1
+        for group, member in raw.members:
+            if member == agent:
+                found["groups"].setdefault(group, Counter())[status] += 1
+    return found
+
+
+def _found(rollup) -> dict[str, dict[str, Counter[str]]]:
+    return {"policies": {item.policy: counter_of(item.counts) for item in rollup.policies},
+            "clients": {item.client: counter_of(item.counts) for item in rollup.clients},
+            "groups": {item.group: counter_of(item.counts) for item in rollup.groups},
+            "devices": {item.agent_id: counter_of(item.counts) for item in rollup.devices}}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3], ids=lambda seed: f"seed{seed}")
+def test_roll_ups_equal_a_plain_count_of_the_tables_through_random_changes(store, seed: int) -> None:
+    """Assignments moving between versions and targets, results early, late, stale and for other
+    versions, in random order: every roll-up equals counting the tables directly."""
+    rng = random.Random(seed)
+    fleet = [enroll(store, client, f"{client}-{i}") for client in ("acme", "globex") for i in range(4)]
+    policies = ["p1", "p2", "acme.p3", "globex.p4"]
+    now = NOW
+
+    def assign(subset) -> None:
+        rows, members = [], []
+        for agent in subset:
+            for policy in policies:
+                if "." in policy and not policy.startswith(agent.client + "."):
+                    continue
+                if rng.random() < 0.8:
+                    rows.append(Assignment(policy, agent.agent_id, agent.client, rng.choice(["v1", "v2", ""])))
+            for group in ("g1", "g2"):
+                if rng.random() < 0.5:
+                    members.append(GroupMember(group, agent.agent_id, agent.client))
+        write_assignments(store, rows, members, [agent.agent_id for agent in subset])
+
+    assign(fleet)
+    for step in range(60):
+        if rng.random() < 0.2:
+            assign(rng.sample(fleet, rng.randint(1, len(fleet))))
+        else:
+            agent = rng.choice(fleet)
+            at = now + timedelta(minutes=rng.randint(-30, 30))
+            runs = [result(rng.choice(policies), rng.choice(["compliant", "non_compliant", "error", "not_applicable"]),
+                           version=rng.choice(["v1", "v2"]), at=at) for _run in range(rng.randint(1, 3))]
+            store_policy_results(store, agent.agent_id, agent.client, runs, now)
+        now += timedelta(minutes=5)
+        if step % 15 == 14:
+            raw = _raw(store)
+            device = rng.choice(fleet)
+            for filters in (ComplianceFilter(), ComplianceFilter(client="globex"), ComplianceFilter(policy="p1"),
+                            ComplianceFilter(group="g1"), ComplianceFilter(device=raw.hostnames[device.agent_id]),
+                            ComplianceFilter(status="unknown"), ComplianceFilter(status="compliant", client="acme")):
+                rollup = compliance(store, filters)
+                assert _found(rollup) == _expected(raw, filters), filters
+                assert rollup.totals.total == sum(counts.total for counts in (item.counts for item in rollup.clients))
+                failing = [item.counts.non_compliant + item.counts.error for item in rollup.devices]
+                assert failing == sorted(failing, reverse=True)
+            expected = _expected(raw, ComplianceFilter())["policies"]
+            by_client = client_policy_counts(store)
+            for policy in expected:
+                assert sum((counter_of(counts) for (client, name), counts in by_client.items() if name == policy),
+                           Counter()) == expected[policy]
+
+
+def counter_of(counts) -> Counter[str]:
+    return Counter({name: number for name, number in counts.model_dump().items() if name != "total" and number})

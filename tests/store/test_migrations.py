@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, insert, inspect, select, text
 
 from controller.store import Store, upgrade
-from controller.store.tables import Base
+from controller.store.engine import MIGRATIONS
+from controller.store.tables import Base, agents, policy_assignments, policy_compliance
 
 TABLES = {
     "agents", "enrollment_tokens", "api_tokens", "asset_software_inventory", "managed_software", "jobs",
@@ -65,14 +70,46 @@ def test_sqlite_store_creates_its_folder_and_configures_connections(tmp_path: Pa
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
 
 
-def _head() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
+def test_compliance_status_migration_counts_the_results_already_stored(database_url: str) -> None:
+    """0010 copies each assignment's current result (for its version) onto the assignment row."""
+    before = ScriptDirectory.from_config(_config()).get_revision("0010").down_revision
+    assert isinstance(before, str)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            _upgrade(connection, before)
+            now = datetime(2026, 11, 27, tzinfo=UTC)
+            connection.execute(insert(agents).values(
+                id="a_1", client="acme", hostname="pc-1", labels={}, facts={}, credential_hash="x", enrolled_at=now,
+                last_seen_at=now, last_job_seq=0, inventory_wanted="none", inventory_hashes={}))
+            connection.execute(insert(policy_assignments), [
+                {"policy_id": policy, "agent_id": "a_1", "client": "acme", "version": "v2"}
+                for policy in ("current", "stale", "silent")])
+            connection.execute(insert(policy_compliance), [
+                {"agent_id": "a_1", "policy_id": policy, "client": "acme", "version": version, "status": "error",
+                 "mode": "audit", "checked_at": now, "failing": [], "history_id": 1}
+                for policy, version in (("current", "v2"), ("stale", "v1"))])
+        with engine.begin() as connection:
+            _upgrade(connection, "head")
+            found = dict(connection.execute(select(policy_assignments.c.policy_id, policy_assignments.c.status)).all())
+    finally:
+        engine.dispose()
+    assert found == {"current": "error", "stale": None, "silent": None}
 
-    from controller.store.engine import MIGRATIONS
 
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return config
+
+
+def _upgrade(connection, revision: str) -> None:
+    config = _config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head

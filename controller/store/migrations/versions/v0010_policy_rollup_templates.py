@@ -1,0 +1,48 @@
+"""Compliance roll-up from one table: policy_assignments.status, indexed with client/policy and agent.
+
+Revision ID: 0010
+Revises: 0009 (for now 0008: 0009 is being written on another branch; fixed at merge)
+Create Date: 2026-11-27
+
+Frozen: describes the schema as of this revision; must not import the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0008"  # "0009" once that migration is merged
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_STATUSES = "status IN ('compliant', 'non_compliant', 'error', 'not_applicable')"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("policy_assignments") as batch:
+        batch.drop_index(batch.f("ix_policy_assignments_agent_id"))
+        batch.drop_index(batch.f("ix_policy_assignments_client_policy_id"))
+        batch.add_column(sa.Column("status", sa.String(length=16), nullable=True))
+        batch.create_check_constraint(batch.f("ck_policy_assignments_status"), _STATUSES)
+        batch.create_index(batch.f("ix_policy_assignments_agent_id_status"), ["agent_id", "status"], unique=False)
+        batch.create_index(batch.f("ix_policy_assignments_client_policy_id_status"),
+                           ["client", "policy_id", "status"], unique=False)
+    # Existing results count from now on: each assignment takes its agent's current result for its version.
+    op.execute(
+        "UPDATE policy_assignments SET status = (SELECT c.status FROM policy_compliance c"
+        " WHERE c.agent_id = policy_assignments.agent_id AND c.policy_id = policy_assignments.policy_id"
+        " AND c.version = policy_assignments.version)")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("policy_assignments") as batch:
+        batch.drop_index(batch.f("ix_policy_assignments_client_policy_id_status"))
+        batch.drop_index(batch.f("ix_policy_assignments_agent_id_status"))
+        batch.drop_constraint(batch.f("ck_policy_assignments_status"), type_="check")
+        batch.drop_column("status")
+        batch.create_index(batch.f("ix_policy_assignments_client_policy_id"), ["client", "policy_id"], unique=False)
+        batch.create_index(batch.f("ix_policy_assignments_agent_id"), ["agent_id"], unique=False)
