@@ -1,4 +1,5 @@
-"""Policy automation for operators: compliance roll-ups, a policy's run history, run now.
+"""Policy automation for operators: compliance roll-ups, a policy's run history, run now, the
+policy template library.
 
 (The script library, ``GET /api/scripts/library``, is read with the other resource listings in
 ``write_routes``.)
@@ -20,6 +21,8 @@ from controller.api.operator_routes import scope
 from controller.policies.compliance import Compliance, ComplianceFilter, ComplianceStatus, compliance
 from controller.store import record_audit
 from controller.store.policies import PolicyRun, policy_history, request_runs
+from controller.store.projection import PolicyTemplateRecord, list_policy_templates
+from schemas.packages import OsName
 
 router = APIRouter(prefix="/api", tags=["policies"])
 
@@ -37,6 +40,20 @@ def compliance_route(
     filters = ComplianceFilter(client=scope(principal.client, client), group=group, policy=policy, device=device,
                                status=status)
     return compliance(ctx.store, filters, device_limit=device_limit)
+
+
+class PolicyTemplateList(BaseModel):
+    items: list[PolicyTemplateRecord]
+
+
+@router.get("/policy-templates", response_model=PolicyTemplateList)
+def policy_templates(principal: OperatorDep, ctx: ContextDep,
+                     client: Annotated[str | None, Query(max_length=63)] = None, os: OsName | None = None,
+                     category: Annotated[str | None, Query(max_length=63)] = None) -> PolicyTemplateList:
+    """The applied revision's PolicyTemplates (MSP-wide and, for a client, its own), by id, with their
+    parameters and checks; filtered by OS and category."""
+    return PolicyTemplateList(items=list_policy_templates(ctx.store, scope(principal.client, client), os=os,
+                                                          category=category))
 
 
 class PolicyHistory(BaseModel):

@@ -26,6 +26,7 @@ from controller.api.problems import ApiError, error_response
 from controller.desired import DesiredState, parse_resource_ref
 from controller.errors import Conflict, FleetwardError, NotFound, RevisionInvalid, TemporaryError
 from controller.store import ApiPrincipal, get_agent, record_audit
+from controller.store.projection import ScriptCategoryRecord, list_script_categories
 from controller.writing import (
     Assign,
     Author,
@@ -142,21 +143,27 @@ def ticket_rules(principal: OperatorDep, ctx: ContextDep, client: ClientFilter =
     return _listing(ctx, principal, AlertTicketRule, client)
 
 
-@router.get("/scripts/library", response_model=ResourceList)
+class ScriptLibrary(ResourceList):
+    categories: list[ScriptCategoryRecord]
+    """Every category of the Scripts the caller sees (``script_categories``), whatever the filters."""
+
+
+@router.get("/scripts/library", response_model=ScriptLibrary)
 def script_library(principal: OperatorDep, ctx: ContextDep, client: ClientFilter = None,
-                   os: OsName | None = None, category: str | None = None,
+                   os: OsName | None = None, category: Annotated[str | None, Query(max_length=63)] = None,
                    text: Annotated[str | None, Query(max_length=200,
                                                      description="In the name or description, any case.")] = None,
-                   ) -> ResourceList:
+                   ) -> ScriptLibrary:
     """The script library: every Script resource (its text stays in the repository), filtered by OS,
-    category and text."""
+    category and text, and the categories to filter by."""
     listing = _listing(ctx, principal, Script, client)
     needle = text.lower() if text else None
     items = [item for item in listing.items
              if (os is None or os in item.spec.get("os", ()))
              and (category is None or item.spec.get("category", "general") == category)
              and (needle is None or needle in item.name.lower() or needle in item.spec.get("description", "").lower())]
-    return ResourceList(revision=listing.revision, items=items)
+    categories = list_script_categories(ctx.store, scope(principal.client, client))
+    return ScriptLibrary(revision=listing.revision, items=items, categories=categories)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -679,6 +679,38 @@ class AutomationScript(Base):
     revision: Mapped[str] = mapped_column(String(SHA))
 
 
+class ScriptCategory(Base):
+    """The categories of the applied revision's Scripts, per scope (MSP-wide, or one client's)."""
+
+    __tablename__ = "script_categories"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    """``category`` (MSP-wide scripts) or ``client.category`` (a client's own scripts)."""
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(63))
+    scripts: Mapped[int] = mapped_column(Integer)
+    """How many Scripts of this scope have the category."""
+    os: Mapped[list[str]]
+    """Every OS one of those Scripts runs on."""
+    revision: Mapped[str] = mapped_column(String(SHA))
+
+
+class PolicyTemplateRow(Base):
+    """Projection of the applied revision's PolicyTemplate resources: the template library."""
+
+    __tablename__ = "policy_templates"
+
+    id: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    client: Mapped[str | None] = mapped_column(String(CLIENT))
+    name: Mapped[str] = mapped_column(String(63))
+    category: Mapped[str] = mapped_column(String(63), index=True)
+    os: Mapped[list[str]]
+    description: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(1024))
+    revision: Mapped[str] = mapped_column(String(SHA))
+
+
 class PolicyAssignment(Base):
     """Which agents each Policy of the applied revision targets, at which policy version.
 
@@ -811,6 +843,8 @@ deployment_schedules = cast(Table, DeploymentSchedule.__table__)
 audit_log = cast(Table, AuditEntry.__table__)
 automation_policies = cast(Table, AutomationPolicy.__table__)
 automation_scripts = cast(Table, AutomationScript.__table__)
+script_categories = cast(Table, ScriptCategory.__table__)
+policy_templates = cast(Table, PolicyTemplateRow.__table__)
 policy_assignments = cast(Table, PolicyAssignment.__table__)
 device_group_members = cast(Table, DeviceGroupMember.__table__)
 policy_compliance = cast(Table, PolicyCompliance.__table__)

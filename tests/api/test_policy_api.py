@@ -55,3 +55,45 @@ def test_results_about_unassigned_policies_or_other_agents_are_refused(tmp_path,
     assert execute.status_code == 403  # viewers cannot run policies
     # Reported for another version than the one assigned: still unknown.
     assert mine["totals"]["unknown"] == 2
+
+
+TEMPLATE = """\
+apiVersion: fleetward/v1
+kind: PolicyTemplate
+metadata: {{name: {name}}}
+spec:
+  category: files
+  os: [linux]
+  description: A marker file exists
+  parameters: [{{name: path, type: string, default: /tmp/marker}}]
+  checks:
+    - {{name: marker, type: file, path: "{{{{ params.path }}}}"}}
+"""
+
+
+def test_script_categories_and_policy_templates_come_from_the_applied_revision(tmp_path, database_url):
+    repo = init_repo(tmp_path / "fleet")
+    files = fleet(str(tmp_path / "a"), str(tmp_path / "b"))
+    files["templates/marker.yaml"] = TEMPLATE.format(name="marker-file")
+    files["clients/acme/templates.yaml"] = TEMPLATE.format(name="acme-marker")
+    sha = commit(repo, files, "templates")
+    with run_controller(str(repo), tmp_path / "controller", database_url) as running:
+        running.wait_applied(sha)
+        with running.api(running.token(role="viewer", client="acme")) as acme:
+            library = acme.get("/api/scripts/library", params={"category": "no-such-category"}).json()
+            templates = acme.get("/api/policy-templates").json()["items"]
+            windows = acme.get("/api/policy-templates", params={"os": "windows"}).json()["items"]
+        with running.api(running.token(role="viewer", client="globex")) as globex:
+            theirs = globex.get("/api/policy-templates").json()["items"]
+            other = globex.get("/api/policy-templates", params={"client": "acme"})
+
+    assert library["items"] == []  # the filter narrows the scripts, never the categories to choose from
+    assert library["categories"] == [{"name": "files", "scripts": 1, "os": ["linux"]}]
+    assert [item["id"] for item in templates] == ["acme.acme-marker", "marker-file"]
+    marker = templates[1]
+    assert (marker["category"], marker["os"], marker["revision"]) == ("files", ["linux"], sha)
+    assert marker["source"] == "templates/marker.yaml:1:1"
+    assert marker["spec"]["checks"][0]["path"] == "{{ params.path }}"
+    assert windows == []
+    assert [item["id"] for item in theirs] == ["marker-file"]
+    assert other.status_code == 403

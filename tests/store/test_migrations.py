@@ -23,7 +23,7 @@ TABLES = {
     "asset_warranties", "asset_network_devices", "asset_history", "agent_alert_history", "service_requests",
     "service_request_notes", "ticket_outbox", "ticket_connector_polls", "automation_policies", "automation_scripts",
     "policy_assignments", "device_group_members", "policy_compliance", "policy_execution_history",
-    "policy_run_requests",
+    "policy_run_requests", "policy_templates", "script_categories",
     "deployment_rollouts", "deployment_history", "deployment_schedules",
 }
 

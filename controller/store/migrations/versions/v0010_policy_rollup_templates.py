@@ -1,4 +1,4 @@
-"""Compliance roll-up from one table: policy_assignments.status, indexed with client/policy and agent.
+"""Compliance roll-up from one table (policy_assignments.status); policy_templates; script_categories.
 
 Revision ID: 0010
 Revises: 0009 (for now 0008: 0009 is being written on another branch; fixed at merge)
@@ -23,6 +23,30 @@ _STATUSES = "status IN ('compliant', 'non_compliant', 'error', 'not_applicable')
 
 
 def upgrade() -> None:
+    op.create_table(
+        "script_categories",
+        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column("client", sa.String(length=63), nullable=True),
+        sa.Column("name", sa.String(length=63), nullable=False),
+        sa.Column("scripts", sa.Integer(), nullable=False),
+        sa.Column("os", sa.JSON(), nullable=False),
+        sa.Column("revision", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_script_categories")),
+    )
+    op.create_table(
+        "policy_templates",
+        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column("client", sa.String(length=63), nullable=True),
+        sa.Column("name", sa.String(length=63), nullable=False),
+        sa.Column("category", sa.String(length=63), nullable=False),
+        sa.Column("os", sa.JSON(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("source", sa.String(length=1024), nullable=False),
+        sa.Column("revision", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_templates")),
+    )
+    op.create_index(op.f("ix_policy_templates_category"), "policy_templates", ["category"], unique=False)
     with op.batch_alter_table("policy_assignments") as batch:
         batch.drop_index(batch.f("ix_policy_assignments_agent_id"))
         batch.drop_index(batch.f("ix_policy_assignments_client_policy_id"))
@@ -46,3 +70,6 @@ def downgrade() -> None:
         batch.drop_column("status")
         batch.create_index(batch.f("ix_policy_assignments_client_policy_id"), ["client", "policy_id"], unique=False)
         batch.create_index(batch.f("ix_policy_assignments_agent_id"), ["agent_id"], unique=False)
+    op.drop_index(op.f("ix_policy_templates_category"), table_name="policy_templates")
+    op.drop_table("policy_templates")
+    op.drop_table("script_categories")
