@@ -18,13 +18,13 @@ Every reader takes the caller's client scope.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, case, delete, insert, select, text, tuple_, update
+from sqlalchemy import and_, case, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
@@ -70,20 +70,20 @@ def write_assignments(store: Store, assignments: Iterable[Assignment], members: 
     wanted_g = {(row.group_id, row.agent_id): row for row in members}
     changed = 0
     with store.write() as session:
-        removed, written = _sync(session, policy_assignments, ("policy_id", "agent_id"), wanted_a, agent_ids,
-                                 compare=lambda row: row.version)
-        for batch in chunks(written):
-            _copy_current_status(session, batch)
-        changed += removed + len(written)
-        removed, written = _sync(session, device_group_members, ("group_id", "agent_id"), wanted_g, agent_ids,
-                                 compare=lambda row: row.client)
-        changed += removed + len(written)
+        changed += _sync(session, policy_assignments, ("policy_id", "agent_id"), wanted_a, agent_ids,
+                         compare=lambda row: row.version, prepare=_with_current_status)
+        changed += _sync(session, device_group_members, ("group_id", "agent_id"), wanted_g, agent_ids,
+                         compare=lambda row: row.client)
     return changed
 
 
 def _sync(session: Session, table: Any, keys: tuple[str, str], wanted: Mapping[tuple[str, str], Any],
-          agent_ids: Collection[str] | None, compare: Any) -> tuple[int, list[tuple[str, str]]]:
-    """Write the differences; returns how many rows went and the keys of those written (new or changed)."""
+          agent_ids: Collection[str] | None, compare: Any,
+          prepare: Callable[[Session, list[dict[str, Any]]], None] | None = None) -> int:
+    """Write the differences (``prepare`` completes the rows to insert first); returns how many rows changed.
+
+    Rows go and come by (first key, chunk of agents), which an index serves on both engines; a list
+    of (first, agent) pairs made PostgreSQL scan the table for every chunk."""
     first, second = table.c[keys[0]], table.c[keys[1]]
     have: dict[tuple[str, str], str] = {}
     for chunk in id_chunks(agent_ids):
@@ -94,25 +94,41 @@ def _sync(session: Session, table: Any, keys: tuple[str, str], wanted: Mapping[t
     gone = [key for key in have if key not in wanted]
     fresh = [row for key, row in wanted.items() if key not in have]
     moved = [row for key, row in wanted.items() if key in have and have[key] != compare(row)]
-    if table is policy_assignments and (gone or fresh or moved):
-        _lock_status(session, exclusive=True)
-    for batch in chunks(gone + [(getattr(row, keys[0]), row.agent_id) for row in moved]):
-        session.execute(delete(table).where(tuple_(first, second).in_(batch)))
-    rows = [vars(row) for row in fresh + moved]
+    rows = [dict(vars(row)) for row in fresh + moved]
+    if prepare is not None and (gone or rows):
+        prepare(session, rows)
+    for name, agents_of in _by_first(gone + [(getattr(row, keys[0]), row.agent_id) for row in moved]):
+        session.execute(delete(table).where(first == name, second.in_(agents_of)))
     for batch in chunks(rows):
         session.execute(insert(table), batch)
-    return len(gone), [(row[keys[0]], row["agent_id"]) for row in rows]
+    return len(gone) + len(fresh) + len(moved)
 
 
-def _copy_current_status(session: Session, keys: Sequence[tuple[str, str]]) -> None:
-    """Set ``status`` of these assignments from their agents' current results for their versions."""
-    assigned, current = policy_assignments.c, policy_compliance.c
-    status = (select(current.status)
-              .where(current.agent_id == assigned.agent_id, current.policy_id == assigned.policy_id,
-                     current.version == assigned.version)
-              .scalar_subquery())
-    session.execute(update(policy_assignments).where(tuple_(assigned.policy_id, assigned.agent_id).in_(keys))
-                    .values(status=status))
+def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(first, a chunk of its seconds) for ``pairs``, sorted."""
+    grouped: dict[str, list[str]] = {}
+    for name, agent in pairs:
+        grouped.setdefault(name, []).append(agent)
+    for name in sorted(grouped):
+        for chunk in chunks(sorted(grouped[name])):
+            yield name, chunk
+
+
+def _with_current_status(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Give each assignment about to be written its agent's current result when it is for its version.
+
+    Under the exclusive status lock: a result being stored now is either committed and read here,
+    or waits and then updates the new row itself."""
+    _lock_status(session, exclusive=True)
+    current = policy_compliance.c
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for policy, agents_of in _by_first((row["policy_id"], row["agent_id"]) for row in rows):
+        found.update({(policy, result.agent_id): (result.version, result.status) for result in session.execute(
+            select(current.agent_id, current.version, current.status)
+            .where(current.policy_id == policy, current.agent_id.in_(agents_of)))})
+    for row in rows:
+        result = found.get((row["policy_id"], row["agent_id"]))
+        row["status"] = result[1] if result is not None and result[0] == row["version"] else None
 
 
 def _lock_status(session: Session, *, exclusive: bool) -> None:
