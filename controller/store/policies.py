@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, case, delete, insert, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
@@ -151,6 +151,7 @@ def store_policy_results(store: Store, agent_id: str, client: str, results: Sequ
         current = {row.policy_id: row.checked_at for row in session.execute(
             select(policy_compliance.c.policy_id, policy_compliance.c.checked_at)
             .where(policy_compliance.c.agent_id == agent_id))}
+        renewed: dict[str, tuple[str, str]] = {}  # policy -> the new current (version, status)
         for result in sorted(results, key=lambda item: item.finished_at):
             if result.id in known:
                 continue
@@ -180,10 +181,14 @@ def store_policy_results(store: Store, agent_id: str, client: str, results: Sequ
                 session.execute(update(policy_compliance).where(
                     policy_compliance.c.agent_id == agent_id,
                     policy_compliance.c.policy_id == result.policy_id).values(**values))
-            session.execute(update(policy_assignments).where(
-                assigned.agent_id == agent_id, assigned.policy_id == result.policy_id,
-            ).values(status=case((assigned.version == result.version, result.status), else_=None)))
             current[result.policy_id] = finished
+            renewed[result.policy_id] = (result.version, result.status)
+        if renewed:  # one statement for the report, not one per result
+            session.execute(update(policy_assignments).where(
+                assigned.agent_id == agent_id, assigned.policy_id == bindparam("b_policy"),
+            ).values(status=case((assigned.version == bindparam("b_version"), bindparam("b_status")), else_=None)),
+                [{"b_policy": policy, "b_version": version, "b_status": status}
+                 for policy, (version, status) in sorted(renewed.items())])
     return [result.id for result in results]
 
 
