@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -243,3 +244,26 @@ def test_roll_ups_equal_a_plain_count_of_the_tables_through_random_changes(store
 
 def counter_of(counts) -> Counter[str]:
     return Counter({name: number for name, number in counts.model_dump().items() if name != "total" and number})
+
+
+def test_on_postgresql_ingest_waits_for_an_assignment_write_in_progress(pg_url) -> None:
+    """The status lock: while assignments are being rewritten (exclusive), a report waits, then
+    sets the status on the rows as rewritten - so the moved assignment counts its new result."""
+    from controller.store import Store
+    from controller.store.policies import _sync, _with_current_status
+
+    with Store.open(pg_url) as store:
+        agent = enroll(store, "acme", "pc-0")
+        write_assignments(store, [Assignment("p1", agent.agent_id, "acme", "v1")], [], None)
+        moved = {("p1", agent.agent_id): Assignment("p1", agent.agent_id, "acme", "v2")}
+        done = threading.Event()
+        with store.write() as session:  # write_assignments' own steps, held open: p1 moves to v2
+            _sync(session, policy_assignments, ("policy_id", "agent_id"), moved, None,
+                  compare=lambda row: row.version, prepare=_with_current_status)
+            reporter = threading.Thread(target=lambda: (store_policy_results(
+                store, agent.agent_id, "acme", [result("p1", "non_compliant", version="v2")], NOW), done.set()))
+            reporter.start()
+            assert not done.wait(1.0)  # the report waits for the assignment write
+        reporter.join(10)
+        assert done.is_set()
+        assert compliance(store, ComplianceFilter()).totals.non_compliant == 1
