@@ -8,10 +8,10 @@ status on the assignment row itself (``policy_assignments.status``, None for unk
 at ingest and when assignments change: :mod:`controller.store.policies`), so a roll-up is counting
 one table, never a join with the results nor a row per pair in Python.
 
-Two ``GROUP BY`` passes, each along an index: per (client, policy, status) - summed into policies,
-clients and the totals - and per (agent, status), at most five rows a device, summed into devices
-and, through their members, groups. 10,000 agents with 30 policies each are 300,000 pairs counted
-by the database.
+Two ``GROUP BY`` passes, each along a covering index, each row holding the five counts
+(``COUNT(*) FILTER (WHERE status ...)``): per (client, policy) - summed into policies, clients and
+the totals - and per agent, one row a device, summed through their members into groups.
+10,000 agents with 30 policies each are 300,000 pairs counted by the database.
 """
 
 from __future__ import annotations
