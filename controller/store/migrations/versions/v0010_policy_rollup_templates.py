@@ -1,7 +1,7 @@
 """Compliance roll-up from one table (policy_assignments.status); policy_templates; script_categories.
 
 Revision ID: 0010
-Revises: 0009 (for now 0008: 0009 is being written on another branch; fixed at merge)
+Revises: 0009
 Create Date: 2026-11-27
 
 Frozen: describes the schema as of this revision; must not import the models.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"  # "0009" once that migration is merged
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
