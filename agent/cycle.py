@@ -166,6 +166,8 @@ class Cycle:
         self.policy_bundles = BundleStore(settings.data_dir / "policies")
         self._started = True
         """Until the first policy evaluation of this process: the agent (re)started."""
+        self._alert_types: frozenset[str] = frozenset()
+        """Types of the alerts the monitors raised this cycle, as the controller names them."""
 
     def run(self, *, always_lease: bool, wait_seconds: float = 0.0,
             should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
@@ -223,6 +225,7 @@ class Cycle:
         held = self.data_dir.load_controller_config()
         alerts = self.monitors.run(held.monitors if held is not None else MonitorSettings())
         report.alerts_raised = [f"{alert.state} {alert.monitor} {alert.subject}".rstrip() for alert in alerts]
+        self._alert_types = frozenset(f"agent.{alert.monitor}" for alert in alerts if alert.state == "raised")
 
     def _send_alerts(self, connection: ControllerConnection, report: CycleReport) -> None:
         """Deliver queued alerts; what is not stored stays queued for the next cycle."""
@@ -281,8 +284,7 @@ class Cycle:
         bundle = self.policy_bundles.load(TrustedKeys(config.signing_keys), config.agent_id)
         if bundle is None:
             return
-        events = Events(started=self._started,
-                        alert_raised=any(change.startswith("raised") for change in report.alerts_raised),
+        events = Events(started=self._started, alerts=self._alert_types,
                         inventory_changed=bool(report.inventory_accepted), job_finished=report.jobs_executed)
         self._started = False
         for result in self.policy_engine.run(bundle, events):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer, model_validator
 
 from schemas.checks import Check
 from schemas.inventory import HardwareInventory, LicenseKeyItem, NetworkNeighbour
@@ -18,6 +18,7 @@ from schemas.jobs import JobAction, SignedJob, WireModel
 from schemas.limits import MAX_JOB_OUTPUT_CHARS
 from schemas.monitoring import AlertSeverity, MonitorName
 from schemas.packages import OsName
+from schemas.policies import Schedule, Triggers
 from schemas.scripts import ScriptParameter
 
 AGENT_API_PREFIX = "/api/agent/v1"
@@ -273,12 +274,39 @@ class BundledPolicy(WireModel):
     version: str = Field(min_length=1, max_length=64,
                          description="Digest of everything below and of the scripts it uses.")
     mode: PolicyMode
-    every_seconds: int = Field(ge=60, le=366 * 86_400)
+    every_seconds: int | None = Field(ge=60, le=366 * 86_400,
+                                      description="The interval schedule; null when ``cron`` schedules the policy.")
+    cron: str | None = Field(default=None, max_length=200, description="Five-field cron, read in ``timezone``.")
+    timezone: str | None = Field(
+        default=None, max_length=64,
+        description="IANA zone of the cron times (the policy's, else the agent's client's); null: UTC.")
+    triggers: Triggers = Field(default_factory=Triggers, description="Device events that run the policy early.")
     checks: list[Check] = Field(max_length=100)
     scripts: dict[str, str] = Field(
         default_factory=dict, max_length=200,
         description="Script name a check or remediation uses -> ``ref`` of the bundle's script (resolved from "
                     "the policy's scope: its client's Script first, then MSP-wide).")
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> BundledPolicy:
+        if (self.every_seconds is None) == (self.cron is None):
+            raise ValueError("a bundled policy has either every_seconds or cron")
+        if self.cron is not None:
+            Schedule(cron=self.cron)  # refuse a bundle whose cron the engine could not read
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """Leave out cron, timezone and triggers while they hold their defaults: a policy that uses
+        none of them is sent (and versioned) exactly as before they existed, so agents that predate
+        them keep accepting its bundle."""
+        data: dict[str, object] = handler(self)
+        for name in ("cron", "timezone"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        if self.triggers == Triggers():
+            data.pop("triggers", None)
+        return data
 
 
 class PolicyRunRequest(WireModel):

@@ -5,10 +5,13 @@ policy runs when, in this order of reasons (the first that holds is the result's
 
 * ``run_now`` - the bundle carries an operator's run-now request for it not handled yet;
 * ``bundle`` - it is new, or its version changed since it last ran;
-* ``start`` - the agent (re)started;
-* ``alert`` / ``inventory`` / ``job`` - a monitor raised an alert, an inventory section changed,
-  or a job finished; event runs of a policy are at least :data:`EVENT_GAP` apart;
-* ``schedule`` - ``every`` has passed since it last ran.
+* ``start`` - the agent (re)started, unless the policy's triggers turn ``agentStart`` off;
+* ``alert`` / ``inventory`` / ``job`` - a monitor raised an alert (of one of the policy's
+  ``alertTypes``, when it names some), an inventory section changed, or a job finished, each only
+  when the policy's triggers keep it on; event runs of a policy are at least :data:`EVENT_GAP` apart;
+* ``schedule`` - ``every`` has passed since it last ran, or a ``cron`` slot (in the policy's time
+  zone, on this machine's clock) came since it last started. A run covers every slot before it
+  started, so slots missed while the agent was off make one run when it is back, not one each.
 
 A run evaluates every check (:func:`agent.policies.checks.evaluate`; a check type the OS does not
 have is *not applicable*). In ``enforce`` mode a non-compliant check with a remediation runs that
@@ -26,8 +29,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
@@ -37,6 +42,7 @@ from agent.policies.outbox import ResultOutbox
 from agent.scripting import ScriptRefused, resolve_params, run_script
 from agent.state import read_json, write_json
 from schemas.checks import Check
+from schemas.cron import Cron, next_start, parse_cron
 from schemas.protocol import (
     MAX_EVIDENCE_CHARS,
     BundledPolicy,
@@ -59,7 +65,8 @@ class Events:
     """What happened since the last cycle that can make policies run early."""
 
     started: bool = False
-    alert_raised: bool = False
+    alerts: frozenset[str] = frozenset()
+    """Types of the alerts raised this cycle (``agent.disk``, ...)."""
     inventory_changed: bool = False
     job_finished: bool = False
 
@@ -68,7 +75,10 @@ class Events:
 class PolicyState:
     version: str = ""
     last_run: datetime | None = None
+    """When the last run finished (the interval counts from here)."""
     last_event_run: datetime | None = None
+    last_start: datetime | None = None
+    """When the last run started: cron slots up to here are covered."""
 
 
 @dataclass
@@ -77,10 +87,12 @@ class EngineState:
     handled_requests: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"policies": {ref: {"version": state.version,
-                                   "last_run": state.last_run.isoformat() if state.last_run else None,
-                                   "last_event_run": state.last_event_run.isoformat() if state.last_event_run
-                                   else None} for ref, state in self.policies.items()},
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {"policies": {ref: {"version": state.version, "last_run": iso(state.last_run),
+                                   "last_event_run": iso(state.last_event_run), "last_start": iso(state.last_start)}
+                             for ref, state in self.policies.items()},
                 "handled_requests": self.handled_requests[-MAX_HANDLED_REQUESTS:]}
 
     @classmethod
@@ -89,7 +101,7 @@ class EngineState:
             return datetime.fromisoformat(value) if isinstance(value, str) else None
 
         return cls({ref: PolicyState(str(item.get("version", "")), when(item.get("last_run")),
-                                     when(item.get("last_event_run")))
+                                     when(item.get("last_event_run")), when(item.get("last_start")))
                     for ref, item in dict(data.get("policies", {})).items()},
                    [str(item) for item in data.get("handled_requests", [])])
 
@@ -134,20 +146,21 @@ class PolicyEngine:
         for policy in bundle.policies:
             held = state.policies.get(policy.id)
             event_ok = held is None or held.last_event_run is None or now - held.last_event_run >= EVENT_GAP
+            on = policy.triggers
             trigger: PolicyTrigger | None = None
             if policy.id in requested:
                 trigger = "run_now"
             elif held is None or held.version != policy.version:
                 trigger = "bundle"
-            elif events.started:
+            elif events.started and on.agent_start:
                 trigger = "start"
-            elif events.alert_raised and event_ok:
+            elif event_ok and on.fires_on_alerts(events.alerts):
                 trigger = "alert"
-            elif events.inventory_changed and event_ok:
+            elif events.inventory_changed and on.inventory_changed and event_ok:
                 trigger = "inventory"
-            elif events.job_finished and event_ok:
+            elif events.job_finished and on.job_finished and event_ok:
                 trigger = "job"
-            elif held.last_run is None or now - held.last_run >= timedelta(seconds=policy.every_seconds):
+            elif scheduled(policy, held, now):
                 trigger = "schedule"
             if trigger is not None:
                 chosen.append((policy, trigger, requested.get(policy.id) if trigger == "run_now" else None))
@@ -156,6 +169,7 @@ class PolicyEngine:
     def run(self, bundle: PolicyBundle, events: Events) -> list[PolicyResult]:
         """Run the due policies of ``bundle``; each result is queued on disk before this returns."""
         state = self.load_state()
+        _clamp_to(state, self.clock())
         scripts = {script.ref: script for script in bundle.scripts}
         results: list[PolicyResult] = []
         for policy, trigger, request in self.due(bundle, state, events):
@@ -163,7 +177,7 @@ class PolicyEngine:
             self.outbox.put(result)
             results.append(result)
             held = state.policies.setdefault(policy.id, PolicyState())
-            held.version, held.last_run = policy.version, result.finished_at
+            held.version, held.last_run, held.last_start = policy.version, result.finished_at, result.started_at
             if trigger in ("alert", "inventory", "job"):
                 held.last_event_run = result.finished_at
             if request is not None:
@@ -197,6 +211,42 @@ class PolicyEngine:
         again = evaluate(check, host)
         return CheckOutcome(name=again.name, type=again.type, status=again.status, evidence=again.evidence,
                             first_status=first.status, remediation=said[:MAX_EVIDENCE_CHARS])
+
+
+def _clamp_to(state: EngineState, now: datetime) -> None:
+    """Times after ``now`` become ``now``: a clock set back (a bad RTC fixed by NTP) must not hold
+    schedules until it has caught up with what it once said."""
+    for held in state.policies.values():
+        held.last_run, held.last_event_run, held.last_start = (
+            min(when, now) if when is not None else None
+            for when in (held.last_run, held.last_event_run, held.last_start))
+
+
+def scheduled(policy: BundledPolicy, held: PolicyState, now: datetime) -> bool:
+    """Whether the policy's schedule has come round since its last run (``now`` on this machine's clock)."""
+    if policy.cron is None:
+        every = timedelta(seconds=policy.every_seconds or 3600)
+        return held.last_run is None or now - held.last_run >= every
+    since = held.last_start or held.last_run
+    if since is None:
+        return True
+    slot = next_start(_cron(policy.cron), _zone(policy.timezone), since)
+    return slot is not None and slot <= now
+
+
+@lru_cache(maxsize=256)
+def _cron(expression: str) -> Cron:
+    return parse_cron(expression)  # the bundle was validated, so the expression parses
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str | None) -> ZoneInfo:
+    """The policy's zone; UTC when there is none or this machine's zone database lacks it."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("time zone %r is unknown on this machine; cron times are read in UTC", name)
+        return ZoneInfo("UTC")
 
 
 def _remediate(check: Check, host: Host, lookup: Callable[[str], ScriptSource | None]) -> str:

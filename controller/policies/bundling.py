@@ -10,10 +10,15 @@ keeps its Policy's id (an override's is its baseline's), so only the version tel
 policy that cannot be delivered gets no entry; its problem is logged once per revision and its
 targets stay *unknown* in compliance.
 
+An entry carries the policy's schedule (``every`` in seconds, or ``cron`` with its time zone) and
+its event triggers. A cron schedule without a time zone is read in the device's client's zone, as
+maintenance windows are: a client's Policy (or a client's override) gets its client's zone in its
+entry; an MSP-wide one gets the zone of each agent's client when that agent's bundle is built.
+
 Which policies apply to an agent is the planner's targeting (:class:`Targeting`) run for that one
 agent, with overrides and exclusions (:class:`~controller.planning.inheriting.PolicyTargeting`).
-The bundle's version is a digest of the applied entries' versions and the agent's pending
-run-now requests, cached per revision and agent, so a check-in costs a dictionary lookup.
+The bundle's version is a digest of the applied entries' versions (with the client's zone for the
+MSP-wide cron policies that read it) and the agent's pending run-now requests, cached per revision and agent, so a check-in costs a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from controller.observed import ObservedAgent
 from controller.planning.inheriting import EffectivePolicy, PolicyTargeting, VariantKey, effective_policies
 from controller.planning.targeting import Targeting
 from schemas.checks import Check, ScriptCheck
+from schemas.clients import Client
 from schemas.ids import AgentId
 from schemas.jobs import canonical_json
 from schemas.protocol import BundledPolicy, BundledScript, PolicyBundle, PolicyRunRequest
@@ -88,14 +94,30 @@ def policy_entry(desired: DesiredState, effective: EffectivePolicy) -> PolicyEnt
                                       sha256=file.sha256, timeout_seconds=declared.timeout_seconds,
                                       os=list(declared.os), parameters=list(declared.parameters))
     spec = effective.spec
+    schedule = spec.schedule
+    zone = schedule.timezone
+    client = effective.override.scope if effective.override is not None else policy.scope
+    if schedule.cron is not None and zone is None and client is not None:
+        zone = client_zones(desired).get(client, "UTC")
     content = BundledPolicy(id=policy.ref, version="-", mode=spec.mode,
-                            every_seconds=every_seconds(spec.schedule.every), checks=checks,
+                            every_seconds=every_seconds(schedule.interval) if schedule.interval else None,
+                            cron=schedule.cron, timezone=zone, triggers=spec.triggers, checks=checks,
                             scripts={script.name: script.ref for script in scripts.values()})
     digest = hashlib.sha256(canonical_json({
         "policy": content.model_dump(mode="json", by_alias=True, exclude={"version"}),
         "scripts": {script.ref: script.sha256 for script in scripts.values()},
     }).encode()).hexdigest()[:16]
     return PolicyEntry(content.model_copy(update={"version": digest}), tuple(scripts.values()))
+
+
+def client_zones(desired: DesiredState) -> dict[str, str]:
+    """Each client's timezone by name."""
+    return {loaded.name: loaded.resource.spec.timezone for loaded in desired.of_kind(Client).values()}
+
+
+def reads_client_zone(policy: BundledPolicy) -> bool:
+    """An MSP-wide cron policy without a zone: each agent reads it in its own client's zone."""
+    return policy.cron is not None and policy.timezone is None
 
 
 def assigned_policies(desired: DesiredState, agents: Sequence[ObservedAgent],
@@ -128,6 +150,7 @@ class PolicyBundles:
         self._entries: dict[VariantKey, PolicyEntry] | None = None
         self._variants: list[EffectivePolicy] = []
         self._assigned: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[VariantKey, ...]] = {}
+        self._zones: dict[str, str] | None = None
 
     def entries(self, desired: DesiredState) -> Mapping[VariantKey, PolicyEntry]:
         """Every deliverable policy variant of ``desired``, by (policy id, override's client or None)."""
@@ -140,7 +163,14 @@ class PolicyBundles:
 
     def _switch(self, desired: DesiredState) -> None:
         if desired.revision != self._revision:
-            self._revision, self._entries, self._assigned = desired.revision, None, {}
+            self._revision, self._entries, self._assigned, self._zones = desired.revision, None, {}, None
+
+    def _zone(self, desired: DesiredState, client: str) -> str:
+        with self._lock:
+            self._switch(desired)
+            if self._zones is None:
+                self._zones = client_zones(desired)
+            return self._zones.get(client, "UTC")
 
     def _build(self, desired: DesiredState, variants: Sequence[EffectivePolicy]) -> dict[VariantKey, PolicyEntry]:
         built: dict[VariantKey, PolicyEntry] = {}
@@ -182,8 +212,16 @@ class PolicyBundles:
             return ""
         entries = self.entries(desired)
         refs = {ref for ref, _client in variants}
-        return _digest([(variant[0], entries[variant].policy.version) for variant in variants],
-                       [run for run in runs if run.policy_id in refs])
+        versions = [(variant[0], entries[variant].policy.version, self._zone(desired, client))
+                    if reads_client_zone(entries[variant].policy) else (variant[0], entries[variant].policy.version)
+                    for variant in variants]
+        return _digest(versions, [run for run in runs if run.policy_id in refs])
+
+    def _for_client(self, desired: DesiredState, policy: BundledPolicy, client: str) -> BundledPolicy:
+        """``policy`` as an agent of ``client`` runs it: an MSP-wide cron read in the client's zone."""
+        if not reads_client_zone(policy):
+            return policy
+        return policy.model_copy(update={"timezone": self._zone(desired, client)})
 
     def bundle(self, desired: DesiredState | None, agent_id: str, client: str, labels: Mapping[str, str],
                runs: Sequence[PolicyRunRequest] = ()) -> PolicyBundle:
@@ -200,10 +238,10 @@ class PolicyBundles:
         return PolicyBundle(
             agent_id=agent_id, revision=desired.revision,
             version=self.version(desired, agent_id, client, labels, runs),
-            policies=[entries[variant].policy for variant in variants],
+            policies=[self._for_client(desired, entries[variant].policy, client) for variant in variants],
             scripts=[scripts[ref] for ref in sorted(scripts)], run_requests=wanted)
 
 
-def _digest(versions: list[tuple[str, str]], runs: Sequence[PolicyRunRequest]) -> str:
+def _digest(versions: Sequence[tuple[str, ...]], runs: Sequence[PolicyRunRequest]) -> str:
     content = {"policies": versions, "runs": sorted((run.id, run.policy_id) for run in runs)}
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]

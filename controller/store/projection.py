@@ -87,7 +87,7 @@ def replace_projection(session: Session, sha: str, desired: DesiredState) -> Non
         session.execute(delete(table))
     policies = [{
         "id": loaded.ref, "client": loaded.scope, "name": loaded.name, "mode": loaded.resource.spec.mode,
-        "every": loaded.resource.spec.schedule.every, "template": loaded.resource.spec.template,
+        "every": loaded.resource.spec.schedule.interval or "cron", "template": loaded.resource.spec.template,
         "spec": loaded.resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
         "source": str(loaded.location), "revision": sha,
     } for loaded in desired.of_kind(Policy).values()]
