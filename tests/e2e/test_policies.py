@@ -4,6 +4,8 @@ An enforce policy whose file check fails on a path the agent can reach, with a r
 that creates the file: the agent reports non-compliant, remediates, re-checks and reports
 compliant; an audit policy on another missing file stays non-compliant and its remediation never
 runs; GET /api/compliance and the history show both; run-now reaches the agent at its next cycle.
+A policy's triggers decide which of the agent's events run it: a real disk alert runs the policy
+that listens for ``agent.disk`` and not the one that listens for ``agent.service``.
 """
 
 from __future__ import annotations
@@ -141,3 +143,59 @@ def test_results_survive_an_unreachable_controller(tmp_path, database_url):
     assert offline.returncode != 0
     queued = sorted((agent.data_dir / "policies" / "results").glob("*.json"))
     assert len(queued) == 2
+
+
+def triggered(name: str, path: str, triggers: str) -> str:
+    return f"""\
+apiVersion: fleetward/v1
+kind: Policy
+metadata: {{name: {name}}}
+spec:
+  targets: {{group: linux-boxes}}
+  mode: audit
+  schedule: {{cron: '0 3 1 1 *'}}
+  triggers: {triggers}
+  checks: [{{name: marker, type: file, path: {path}}}]
+"""
+
+
+def test_a_policy_runs_on_the_triggers_it_names(tmp_path, database_url):
+    tripping = ACME_CLIENT.replace("timezone: Europe/Berlin}", "timezone: Europe/Berlin,\n"
+                                   "       monitors: {disk: {warningFreeGib: 1000000}}}")  # trips on any disk
+    quiet = "inventoryChanged: false, jobFinished: false"
+    marker = str(tmp_path / "absent")
+    repo = init_repo(tmp_path / "fleet")
+    sha = commit(repo, {
+        "clients/acme/client.yaml": tripping, "clients/acme/groups.yaml": LINUX_GROUP,
+        "clients/acme/policies.yaml": "---\n".join([
+            triggered("on-disk", marker, f"{{agentStart: false, alertTypes: [agent.disk], {quiet}}}"),
+            triggered("on-service", marker, f"{{agentStart: false, alertTypes: [agent.service], {quiet}}}"),
+            triggered("on-start", marker, f"{{alertRaised: false, {quiet}}}"),
+        ]),
+    }, "policies with triggers")
+    agent = AgentProcess(tmp_path / "agent")
+    with run_controller(str(repo), tmp_path / "controller", database_url) as running:
+        running.wait_applied(sha)
+        agent.enroll(running.url, running.enrolment_token("acme"))
+
+        first = agent.once()  # the bundle and the thresholds arrive; the monitors ran on the defaults
+        assert sorted(first["policies"]["runs"]) == [
+            "acme.on-disk non_compliant bundle", "acme.on-service non_compliant bundle",
+            "acme.on-start non_compliant bundle"]
+        assert not [change for change in first["alerts"]["changed"] if change.startswith("raised disk")]
+
+        second = agent.once()  # the thresholds trip: a disk alert is raised
+        assert [change for change in second["alerts"]["changed"] if change.startswith("raised disk")], second
+        assert sorted(second["policies"]["runs"]) == ["acme.on-disk non_compliant alert",
+                                                      "acme.on-start non_compliant start"]
+
+        third = agent.once()  # the alert stays raised, nothing new: only the start trigger fires
+        assert third["policies"]["runs"] == ["acme.on-start non_compliant start"]
+        assert third["policies"]["queued"] == 0
+
+        token = running.token(role="viewer", client="acme")
+        with running.api(token) as api:
+            history = api.get("/api/policies/acme.on-disk/history").json()["items"]
+            service = api.get("/api/policies/acme.on-service/history").json()["items"]
+        assert [run["trigger"] for run in history] == ["alert", "bundle"]
+        assert [run["trigger"] for run in service] == ["bundle"]
