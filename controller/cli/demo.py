@@ -14,8 +14,9 @@ def register(commands: Any) -> None:
         "demo", help="run a demo fleet end to end on this machine",
         description="Create a fleet repository from the bundled examples, run the controller on SQLite "
                     "with three sandboxed local agents in two clients until they converge, raise a real "
-                    "disk-space alert that becomes a ticket at a local ConnectWise stand-in, and print "
-                    "what was deployed, the ticket, and what the status branch says.")
+                    "disk-space alert that becomes a ticket at a local ConnectWise stand-in, apply a policy "
+                    "baseline whose failing check enforce mode remediates, and print what was deployed, "
+                    "the ticket, compliance before and after, and what the status branch says.")
     demo.add_argument("--workdir", type=Path, metavar="DIR",
                       help="where to put the repository, agents and database (default: a new temp dir)")
     demo.add_argument("--keep-running", action="store_true",
@@ -46,6 +47,9 @@ def print_summary(result: DemoResult) -> None:
         print(f"  {line}")
     print("Disk-space alert to ticket (GET /api/alerts, GET /api/service-requests, the PSA's own API):")
     for line in result.disk_alert:
+        print(f"  {line}")
+    print("Policy baseline, audit then enforce (GET /api/compliance, GET /api/policies/{id}/history):")
+    for line in result.policy_baseline:
         print(f"  {line}")
     print("Open alerts:")
     for line in result.alerts or ["(none)"]:

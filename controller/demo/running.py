@@ -23,6 +23,7 @@ import httpx
 from controller.bundled import bundled_dir
 from controller.demo.artifacts import build_artifacts
 from controller.demo.disk_alert import show_disk_alert
+from controller.demo.policy_baseline import show_policy_baseline
 from controller.demo.serving_artifacts import ArtifactServer
 from controller.demo.warranty_lookup import show_warranty
 from controller.errors import ConfigError
@@ -68,6 +69,9 @@ class DemoResult:
     disk_alert: list[str] = field(default_factory=list)
     """The real disk-space alert, its ticket in the built-in store, and the same ticket at the
     ConnectWise stand-in."""
+    policy_baseline: list[str] = field(default_factory=list)
+    """Compliance with ACME's server baseline in audit mode (one check failing) and after enforce
+    mode remediated it."""
 
 
 def _rewrite_artifact_urls(base_url: str) -> Callable[[Path], None]:
@@ -174,6 +178,7 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
                                 capture_output=True, text=True, check=False).stdout
         warranty = show_warranty(controller, url, client, repo, say)
         disk_alert = show_disk_alert(controller, client, repo, root / "agents", say)
+        policy_baseline = show_policy_baseline(controller, client, repo, root / "agents", say)
     alerts = [f"[{alert.severity}] {alert.client}: {alert.message}"
               for alert in list_alerts(controller.store, None, state="open")]
     software = {
@@ -186,7 +191,7 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
     return DemoResult(workdir=root, repo=repo, api_url=url, converged=converged, rounds=rounds,
                       deployments=deployments, status_readme=status, agent_software=software,
                       inventory=inventory, alerts=alerts, warranty=warranty,
-                      disk_alert=disk_alert)
+                      disk_alert=disk_alert, policy_baseline=policy_baseline)
 
 
 def _inventory(client: httpx.Client) -> list[str]:

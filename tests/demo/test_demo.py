@@ -62,3 +62,21 @@ def test_demo_converges_and_reports(tmp_path):
     assert re.search(rf'ticket \d+ "{re.escape(title)}" on board Alerts, company GLOBEX, status New', at_psa), at_psa
     assert any("[warning] globex:" in line and "% free" in line for line in result.alerts), result.alerts
     assert any("globex-srv-01: raised disk alert for /" in line for line in lines), lines
+    # Policy baseline: audited first (the banner check fails, nothing changes), then enforced: the
+    # remediation Script writes the banner inside the agent's data dir and compliance turns over.
+    lines_of = result.policy_baseline
+    before = lines_of.index(next(line for line in lines_of if line.startswith("Compliance before")))
+    after = lines_of.index(next(line for line in lines_of if line.startswith("Compliance after")))
+    assert lines_of[before] == ("Compliance before (audit mode): acme.server-baseline: 0 compliant, "
+                                "1 non_compliant, 0 error, 0 unknown of 1 device(s)"), lines_of
+    assert any(re.match(r"  login-banner: non_compliant - .+/acme-srv-01/demo-baseline/login-banner does not exist$",
+                        line) for line in lines_of[before:after]), lines_of
+    assert lines_of[after] == ("Compliance after (enforce mode): acme.server-baseline: 1 compliant, "
+                               "0 non_compliant, 0 error, 0 unknown of 1 device(s)"), lines_of
+    assert any(line.startswith("  login-banner: non_compliant, remediated, now compliant - ")
+               for line in lines_of[after:]), lines_of
+    assert any("agent-credentials-private: compliant" in line for line in lines_of[after:]), lines_of
+    banner = tmp_path / "demo" / "agents" / "acme-srv-01" / "demo-baseline" / "login-banner"
+    assert banner.read_text() == "Authorised use only. Activity is monitored.\n"
+    assert oct(banner.stat().st_mode & 0o777) == "0o644"
+    assert any("acme.server-baseline non_compliant bundle" in line for line in lines)
