@@ -1,0 +1,341 @@
+"""Policy change committed -> every online agent holding (and evaluating) the new version, timed.
+
+Run: ``python bench/policy_change_bench.py [--agents 1000] [--interval 30] [--sample 50]
+[--policies 10] [--db URL]``.
+
+The target (issue 6): a policy change committed to git reaches every online agent within one
+check-in interval. Everything on the controller's side is the real thing: ``fleetward serve`` as
+its own process on a loopback port, watching a real local git repository (it applies a new
+commit within about two seconds of the watcher seeing it), on SQLite and, when
+``FLEETWARD_TEST_PG`` is set, on PostgreSQL. The agents are simulated in this process: ``--agents``
+asyncio clients, each enrolled with its own credential, doing what the real agent's loop does
+about policies - check in (``POST /checkin``), and when ``policies_version`` differs from the
+version held, fetch the bundle (``GET /policies``), then wait the check-in interval with the real
+agent's jitter (+-20 %). They start at random points of one interval, as in a fleet that has been
+running for a while, and first settle on the current bundle. A ``--sample`` of them also do what
+follows the fetch: verify the bundle (signature, agent id, script hashes - the agent's own
+:func:`agent.policies.bundles.verify_bundle`) and post a result per policy (``POST
+/policy-results``); the bench then reads ``GET /api/compliance`` to see the controller count the
+sample's results at the new version.
+
+Then one policy's check is changed and committed. Printed: commit -> applied (the controller's
+revision list says the commit is applied), and per agent commit -> fetched the bundle holding the
+new version, as a distribution in seconds and in check-in intervals, with how many made it within
+one interval; for the sample, commit -> results stored. The real agent evaluates a fetched bundle
+in the same cycle (``bundle`` trigger), so fetched is when it starts evaluating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch import scratch_databases
+
+JITTER = 0.2
+"""The real agent waits its check-in interval +-20 % after a quiet cycle (agent/looping.py)."""
+
+CHECK_SCRIPT = "#!/bin/bash\n[ -e \"${PARAM_path:-/}\" ] && echo present || { echo missing; exit 1; }\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=Bench", "-c", "user.email=bench@fleetward.invalid"]
+    done = subprocess.run(["git", "-C", str(repo), *identity, *args], capture_output=True, text=True,
+                          check=True, timeout=60)
+    return done.stdout.strip()
+
+
+def policies_yaml(count: int, changed_path: str) -> str:
+    documents = []
+    for n in range(count):
+        first = changed_path if n == 0 else "/etc/hostname"
+        documents.append(f"""\
+apiVersion: fleetward/v1
+kind: Policy
+metadata: {{name: p{n}}}
+spec:
+  targets: {{group: linux-boxes}}
+  mode: audit
+  checks:
+    - {{name: first, type: file, path: {first}}}
+    - {{name: passwd, type: file, path: /etc/passwd, mode: "0644"}}
+    - {{name: shell, script: path-exists, params: {{path: /bin/sh}}}}
+""")
+    return "---\n".join(documents)
+
+
+def make_repo(folder: Path, policies: int) -> Path:
+    repo = folder / "fleet"
+    files = {
+        "clients/acme/client.yaml": "apiVersion: fleetward/v1\nkind: Client\nmetadata: {name: acme}\n"
+                                    "spec: {displayName: ACME, timezone: Europe/Berlin}\n",
+        "groups/linux-boxes.yaml": "apiVersion: fleetward/v1\nkind: DeviceGroup\nmetadata: {name: linux-boxes}\n"
+                                   "spec:\n  selector: {matchLabels: {os: linux}}\n",
+        "scripts/path-exists.sh": CHECK_SCRIPT,
+        "scripts/library.yaml": "apiVersion: fleetward/v1\nkind: Script\nmetadata: {name: path-exists}\n"
+                                "spec:\n  shell: bash\n  file: scripts/path-exists.sh\n  os: [linux]\n"
+                                "  parameters: [{name: path, type: string, default: /}]\n",
+        "clients/acme/policies.yaml": policies_yaml(policies, "/etc/motd"),
+    }
+    for name, text in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, timeout=60)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "policies")
+    return repo
+
+
+def prepare_store(url: str, agents: int) -> tuple[str, str, list[tuple[str, str]]]:
+    """An admin API token, an enrolment token and ``agents`` enrolled (agent id, credential), written
+    before the server starts."""
+    from controller.store import Store, create_api_token, create_enrollment_token, enroll_agent
+    from schemas.protocol import Facts
+
+    store = Store.open(url)
+    now = datetime.now(UTC)
+    try:
+        admin = create_api_token(store, name="bench", role="admin", now=now)
+        token = create_enrollment_token(store, "acme", created_by="bench", now=now)
+        enrolled = [enroll_agent(store, token, Facts(hostname=f"host-{n:05d}", os="linux"), {}, now)
+                    for n in range(agents)]
+        return admin, token, [(agent.agent_id, agent.credential) for agent in enrolled]
+    finally:
+        store.close()
+
+
+def start_controller(repo: Path, data_dir: Path, url: str, port: int, interval: int, log: Path) \
+        -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "controller.cli.main", "serve", "--repo", str(repo), "--data-dir", str(data_dir),
+               "--db", url, "--listen", f"127.0.0.1:{port}", "--checkin-interval", str(interval),
+               "--interval", "30", "--status-interval", "600"]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_applied(api: httpx.Client, sha: str, timeout: float = 120.0) -> float:
+    """Poll the revision list until ``sha`` is applied; the monotonic time it was first seen applied."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            applied = (api.get("/api/revisions").json().get("applied") or {}).get("sha")
+        except (httpx.HTTPError, ValueError):
+            applied = None
+        if applied == sha:
+            return time.monotonic()
+        time.sleep(0.05)
+    raise SystemExit(f"the controller did not apply {sha[:12]} within {timeout:.0f} s")
+
+
+@dataclass
+class SimAgent:
+    agent_id: str
+    credential: str
+    sample: bool
+    held: str = ""
+    policies: dict[str, str] = field(default_factory=dict)
+    """Policy id -> version in the held bundle."""
+    fetched_new: float | None = None
+    stored_new: float | None = None
+    errors: int = 0
+
+
+@dataclass
+class Run:
+    interval: float
+    changed: str = "acme.p0"
+    old_version: str = ""
+    stop_at: float = float("inf")
+    keys: object = None
+    checkins: int = 0
+    fetches: int = 0
+
+
+async def agent_loop(client: httpx.AsyncClient, agent: SimAgent, run: Run, rng: random.Random) -> None:
+    from agent.policies.bundles import verify_bundle
+    from schemas.protocol import SignedPolicyBundle
+
+    headers = {"Authorization": f"Bearer {agent.credential}"}
+    await asyncio.sleep(rng.uniform(0, run.interval))
+    while time.monotonic() < run.stop_at:
+        try:
+            answer = await client.post("/api/agent/v1/checkin", json={"seen_seq": 0}, headers=headers)
+            answer.raise_for_status()
+            run.checkins += 1
+            wanted = answer.json()["policies_version"]
+            if wanted != agent.held:
+                got = await client.get("/api/agent/v1/policies", headers=headers)
+                got.raise_for_status()
+                run.fetches += 1
+                signed = got.json()
+                if agent.sample:
+                    bundle = verify_bundle(SignedPolicyBundle.model_validate(signed), run.keys,  # type: ignore[arg-type]
+                                           agent.agent_id)
+                    agent.held = bundle.version
+                    agent.policies = {policy.id: policy.version for policy in bundle.policies}
+                else:
+                    payload = json.loads(signed["payload"])
+                    agent.held = payload["version"]
+                    agent.policies = {policy["id"]: policy["version"] for policy in payload["policies"]}
+                new = run.old_version and agent.policies.get(run.changed) not in ("", None, run.old_version)
+                if new and agent.fetched_new is None:
+                    agent.fetched_new = time.monotonic()
+                if agent.sample:
+                    await post_results(client, agent, headers)
+                    if new and agent.stored_new is None:
+                        agent.stored_new = time.monotonic()
+        except (httpx.HTTPError, ValueError, KeyError) as problem:
+            agent.errors += 1
+            if agent.errors <= 3:
+                print(f"    {agent.agent_id}: {type(problem).__name__}: {problem}", flush=True)
+        await asyncio.sleep(run.interval * rng.uniform(1 - JITTER, 1 + JITTER))
+
+
+async def post_results(client: httpx.AsyncClient, agent: SimAgent, headers: dict[str, str]) -> None:
+    now = datetime.now(UTC).isoformat()
+    results = [{"id": uuid.uuid4().hex, "policy_id": policy, "version": version, "status": "compliant",
+                "mode": "audit", "trigger": "bundle", "started_at": now, "finished_at": now,
+                "checks": [{"name": "first", "type": "file", "status": "compliant", "evidence": "simulated"}]}
+               for policy, version in sorted(agent.policies.items())]
+    answer = await client.post("/api/agent/v1/policy-results", json={"agent_id": agent.agent_id, "results": results},
+                               headers=headers)
+    answer.raise_for_status()
+
+
+def signing_keys(base: str, token: str) -> object:
+    """The controller's job-signing keys, as an agent receives them at enrolment (a Windows device the
+    Linux policies do not target)."""
+    from agent.verifying import TrustedKeys
+    from schemas.protocol import EnrollResponse
+
+    enrolled = httpx.post(f"{base}/api/agent/v1/enroll", json={
+        "token": token, "facts": {"hostname": "key-reader", "os": "windows"}}, timeout=30)
+    enrolled.raise_for_status()
+    return TrustedKeys(EnrollResponse.model_validate(enrolled.json()).signing_keys)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def describe(label: str, values: list[float], interval: float) -> str:
+    if not values:
+        return f"  {label}: none"
+    return (f"  {label} (n={len(values)}): min {min(values):.1f} s, median {statistics.median(values):.1f} s, "
+            f"p90 {percentile(values, 0.9):.1f} s, p99 {percentile(values, 0.99):.1f} s, max {max(values):.1f} s"
+            f"  = {max(values) / interval:.2f} x interval (median {statistics.median(values) / interval:.2f} x)")
+
+
+async def drive(base: str, admin: str, agents: list[SimAgent], run: Run, repo: Path, policies: int) \
+        -> tuple[float, float]:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        rng = random.Random(7)
+        tasks = [asyncio.create_task(agent_loop(client, agent, run, random.Random(rng.random()))) for agent in agents]
+        # Settle: every agent holds the current bundle (one interval of spread start plus the jitter).
+        deadline = time.monotonic() + run.interval * 3
+        while time.monotonic() < deadline and not all(agent.policies for agent in agents):
+            await asyncio.sleep(0.5)
+        held = [agent.policies.get(run.changed, "") for agent in agents]
+        run.old_version = max(set(held), key=held.count)
+        print(f"  settled: {sum(1 for v in held if v == run.old_version)}/{len(agents)} agents hold "
+              f"{run.changed} {run.old_version} ({run.checkins} check-ins, {run.fetches} bundle fetches so far)",
+              flush=True)
+        await asyncio.sleep(rng.uniform(0, run.interval))  # commit at an arbitrary point of the agents' cycles
+
+        (repo / "clients/acme/policies.yaml").write_text(policies_yaml(policies, "/etc/issue"), encoding="utf-8")
+        git(repo, "commit", "-q", "-am", "p0 checks /etc/issue instead of /etc/motd")
+        committed = time.monotonic()
+        sha = git(repo, "rev-parse", "HEAD")
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as api:
+            applied = await asyncio.to_thread(wait_applied, api, sha)
+        run.stop_at = committed + run.interval * 3
+        while time.monotonic() < run.stop_at and not all(agent.fetched_new for agent in agents):
+            await asyncio.sleep(0.2)
+        run.stop_at = 0
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return committed, applied
+
+
+def bench(url: str, scratch: Path, args: argparse.Namespace) -> None:
+    repo = make_repo(scratch, args.policies)
+    admin, token, enrolled = prepare_store(url, args.agents)
+    sample_ids = set(random.Random(3).sample(range(len(enrolled)), min(args.sample, len(enrolled))))
+    agents = [SimAgent(agent_id, credential, n in sample_ids) for n, (agent_id, credential) in enumerate(enrolled)]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start_controller(repo, scratch / "controller", url, port, args.interval, scratch / "controller.log")
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as api:
+            wait_applied(api, git(repo, "rev-parse", "HEAD"))
+            run = Run(interval=float(args.interval), keys=signing_keys(base, token))
+        committed, applied = asyncio.run(drive(base, admin, agents, run, repo, args.policies))
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as api:
+            rollup = api.get("/api/compliance", params={"policy": run.changed}).json()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    fetched = [agent.fetched_new - committed for agent in agents if agent.fetched_new is not None]
+    after_apply = [agent.fetched_new - applied for agent in agents if agent.fetched_new is not None]
+    stored = [agent.stored_new - committed for agent in agents if agent.sample and agent.stored_new is not None]
+    within = sum(1 for value in fetched if value <= args.interval)
+    counts = {item["policy"]: item["counts"] for item in rollup["policies"]}.get(run.changed, {})
+    print(f"  commit -> applied: {applied - committed:.1f} s", flush=True)
+    print(describe("commit -> agent fetched the new version", fetched, args.interval))
+    print(describe("applied -> agent fetched the new version", after_apply, args.interval))
+    print(describe("commit -> sample's results stored", stored, args.interval))
+    print(f"  within one check-in interval ({args.interval} s) of the commit: {within}/{len(agents)} agents "
+          f"({100 * within / len(agents):.1f} %); never fetched within 3 intervals: {len(agents) - len(fetched)}; "
+          f"agent-side errors: {sum(agent.errors for agent in agents)}")
+    print(f"  GET /api/compliance for {run.changed} at the new version: {counts.get('compliant', 0)} compliant "
+          f"(the sample of {len(sample_ids)} posts results), {counts.get('unknown', 0)} unknown, "
+          f"{counts.get('total', 0)} targeted")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--interval", type=int, default=30, help="the controller's check-in interval, seconds")
+    parser.add_argument("--sample", type=int, default=50, help="agents that verify bundles and post results")
+    parser.add_argument("--policies", type=int, default=10)
+    parser.add_argument("--db", default="")
+    args = parser.parse_args()
+    with scratch_databases([args.db] if args.db else None) as urls:
+        for url in urls:
+            with tempfile.TemporaryDirectory() as scratch:
+                load = os.getloadavg()
+                print(f"{args.agents} simulated agents ({args.sample} verify and post results), {args.policies} "
+                      f"policies, check-in interval {args.interval} s (+-{JITTER:.0%} jitter), database "
+                      f"{url.split(':', 1)[0]}, {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
+                      f"{load[2]:.2f}", flush=True)
+                bench(url, Path(scratch), args)
+
+
+if __name__ == "__main__":
+    main()
