@@ -8,7 +8,9 @@ check-in interval. Everything on the controller's side is the real thing: ``flee
 its own process on a loopback port, watching a real local git repository (it applies a new
 commit within about two seconds of the watcher seeing it), on SQLite and, when
 ``FLEETWARD_TEST_PG`` is set, on PostgreSQL. The agents are simulated in this process: ``--agents``
-asyncio clients, each enrolled with its own credential, doing what the real agent's loop does
+asyncio clients (one keep-alive HTTP/1.1 connection per cycle, as the real agent; a minimal client,
+since httpx's shared pool queued thousands of them for longer than the server took to answer), each
+enrolled with its own credential, doing what the real agent's loop does
 about policies - check in (``POST /checkin``), and when ``policies_version`` differs from the
 version held, fetch the bundle (``GET /policies``), then wait the check-in interval with the real
 agent's jitter (+-20 %). They start at random points of one interval, as in a fleet that has been
@@ -32,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +45,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -172,57 +176,87 @@ class Run:
     keys: object = None
     checkins: int = 0
     fetches: int = 0
+    reported: int = 0
 
 
-async def agent_loop(client: httpx.AsyncClient, agent: SimAgent, run: Run, rng: random.Random) -> None:
+class Connection:
+    """One agent cycle's keep-alive HTTP/1.1 connection (the real agent opens one per cycle), kept minimal:
+    httpx's pool, shared by thousands of simulated agents, queued them for longer than the server took."""
+
+    def __init__(self, port: int, credential: str) -> None:
+        self.port, self.credential = port, credential
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Connection:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def call(self, method: str, path: str, body: object = None) -> Any:
+        assert self.reader is not None and self.writer is not None
+        data = json.dumps(body).encode() if body is not None else b""
+        self.writer.write((f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.credential}\r\n"
+                           f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        answer = await self.reader.readexactly(length)
+        if not head.startswith(b"HTTP/1.1 200"):
+            status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            raise ValueError(f"{method} {path}: {status} {answer[:200]!r}")
+        return json.loads(answer)
+
+
+async def agent_loop(port: int, agent: SimAgent, run: Run, rng: random.Random) -> None:
     from agent.policies.bundles import verify_bundle
     from schemas.protocol import SignedPolicyBundle
 
-    headers = {"Authorization": f"Bearer {agent.credential}"}
     await asyncio.sleep(rng.uniform(0, run.interval))
     while time.monotonic() < run.stop_at:
         try:
-            answer = await client.post("/api/agent/v1/checkin", json={"seen_seq": 0}, headers=headers)
-            answer.raise_for_status()
-            run.checkins += 1
-            wanted = answer.json()["policies_version"]
-            if wanted != agent.held:
-                got = await client.get("/api/agent/v1/policies", headers=headers)
-                got.raise_for_status()
-                run.fetches += 1
-                signed = got.json()
-                if agent.sample:
-                    bundle = verify_bundle(SignedPolicyBundle.model_validate(signed), run.keys,  # type: ignore[arg-type]
-                                           agent.agent_id)
-                    agent.held = bundle.version
-                    agent.policies = {policy.id: policy.version for policy in bundle.policies}
-                else:
-                    payload = json.loads(signed["payload"])
-                    agent.held = payload["version"]
-                    agent.policies = {policy["id"]: policy["version"] for policy in payload["policies"]}
-                new = run.old_version and agent.policies.get(run.changed) not in ("", None, run.old_version)
-                if new and agent.fetched_new is None:
-                    agent.fetched_new = time.monotonic()
-                if agent.sample:
-                    await post_results(client, agent, headers)
-                    if new and agent.stored_new is None:
-                        agent.stored_new = time.monotonic()
-        except (httpx.HTTPError, ValueError, KeyError) as problem:
+            async with Connection(port, agent.credential) as connection:
+                wanted = (await connection.call("POST", "/api/agent/v1/checkin", {"seen_seq": 0}))["policies_version"]
+                run.checkins += 1
+                if wanted != agent.held:
+                    signed = await connection.call("GET", "/api/agent/v1/policies")
+                    run.fetches += 1
+                    if agent.sample:
+                        bundle = verify_bundle(SignedPolicyBundle.model_validate(signed), run.keys,  # type: ignore[arg-type]
+                                               agent.agent_id)
+                        agent.held = bundle.version
+                        agent.policies = {policy.id: policy.version for policy in bundle.policies}
+                    else:
+                        payload = json.loads(signed["payload"])
+                        agent.held = payload["version"]
+                        agent.policies = {policy["id"]: policy["version"] for policy in payload["policies"]}
+                    new = run.old_version and agent.policies.get(run.changed) not in ("", None, run.old_version)
+                    if new and agent.fetched_new is None:
+                        agent.fetched_new = time.monotonic()
+                    if agent.sample:
+                        await connection.call("POST", "/api/agent/v1/policy-results", results(agent))
+                        if new and agent.stored_new is None:
+                            agent.stored_new = time.monotonic()
+        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError) as problem:
             agent.errors += 1
-            if agent.errors <= 3:
+            if agent.errors <= 1 and run.reported < 10:
+                run.reported += 1
                 print(f"    {agent.agent_id}: {type(problem).__name__}: {problem}", flush=True)
         await asyncio.sleep(run.interval * rng.uniform(1 - JITTER, 1 + JITTER))
 
 
-async def post_results(client: httpx.AsyncClient, agent: SimAgent, headers: dict[str, str]) -> None:
+def results(agent: SimAgent) -> dict[str, object]:
     now = datetime.now(UTC).isoformat()
-    results = [{"id": uuid.uuid4().hex, "policy_id": policy, "version": version, "status": "compliant",
-                "mode": "audit", "trigger": "bundle", "started_at": now, "finished_at": now,
-                "checks": [{"name": "first", "type": "file", "status": "compliant", "evidence": "simulated"}]}
-               for policy, version in sorted(agent.policies.items())]
-    answer = await client.post("/api/agent/v1/policy-results", json={"agent_id": agent.agent_id, "results": results},
-                               headers=headers)
-    answer.raise_for_status()
+    return {"agent_id": agent.agent_id, "results": [
+        {"id": uuid.uuid4().hex, "policy_id": policy, "version": version, "status": "compliant", "mode": "audit",
+         "trigger": "bundle", "started_at": now, "finished_at": now,
+         "checks": [{"name": "first", "type": "file", "status": "compliant", "evidence": "simulated"}]}
+        for policy, version in sorted(agent.policies.items())]}
 
 
 def signing_keys(base: str, token: str) -> object:
@@ -250,36 +284,35 @@ def describe(label: str, values: list[float], interval: float) -> str:
             f"  = {max(values) / interval:.2f} x interval (median {statistics.median(values) / interval:.2f} x)")
 
 
-async def drive(base: str, admin: str, agents: list[SimAgent], run: Run, repo: Path, policies: int) \
+async def drive(port: int, admin: str, agents: list[SimAgent], run: Run, repo: Path, policies: int) \
         -> tuple[float, float]:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        rng = random.Random(7)
-        tasks = [asyncio.create_task(agent_loop(client, agent, run, random.Random(rng.random()))) for agent in agents]
-        # Settle: every agent holds the current bundle (one interval of spread start plus the jitter).
-        deadline = time.monotonic() + run.interval * 3
-        while time.monotonic() < deadline and not all(agent.policies for agent in agents):
-            await asyncio.sleep(0.5)
-        held = [agent.policies.get(run.changed, "") for agent in agents]
-        run.old_version = max(set(held), key=held.count)
-        print(f"  settled: {sum(1 for v in held if v == run.old_version)}/{len(agents)} agents hold "
-              f"{run.changed} {run.old_version} ({run.checkins} check-ins, {run.fetches} bundle fetches so far)",
-              flush=True)
-        await asyncio.sleep(rng.uniform(0, run.interval))  # commit at an arbitrary point of the agents' cycles
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(7)
+    tasks = [asyncio.create_task(agent_loop(port, agent, run, random.Random(rng.random()))) for agent in agents]
+    # Settle: every agent holds the current bundle (one interval of spread start plus the jitter).
+    deadline = time.monotonic() + run.interval * 3
+    while time.monotonic() < deadline and not all(agent.policies for agent in agents):
+        await asyncio.sleep(0.5)
+    held = [agent.policies.get(run.changed, "") for agent in agents]
+    run.old_version = max(set(held), key=held.count)
+    print(f"  settled: {sum(1 for v in held if v == run.old_version)}/{len(agents)} agents hold "
+          f"{run.changed} {run.old_version} ({run.checkins} check-ins, {run.fetches} bundle fetches so far)",
+          flush=True)
+    await asyncio.sleep(rng.uniform(0, run.interval))  # commit at an arbitrary point of the agents' cycles
 
-        (repo / "clients/acme/policies.yaml").write_text(policies_yaml(policies, "/etc/issue"), encoding="utf-8")
-        git(repo, "commit", "-q", "-am", "p0 checks /etc/issue instead of /etc/motd")
-        committed = time.monotonic()
-        sha = git(repo, "rev-parse", "HEAD")
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as api:
-            applied = await asyncio.to_thread(wait_applied, api, sha)
-        run.stop_at = committed + run.interval * 3
-        while time.monotonic() < run.stop_at and not all(agent.fetched_new for agent in agents):
-            await asyncio.sleep(0.2)
-        run.stop_at = 0
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    (repo / "clients/acme/policies.yaml").write_text(policies_yaml(policies, "/etc/issue"), encoding="utf-8")
+    await asyncio.to_thread(git, repo, "commit", "-q", "-am", "p0 checks /etc/issue instead of /etc/motd")
+    committed = time.monotonic()
+    sha = await asyncio.to_thread(git, repo, "rev-parse", "HEAD")
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as api:
+        applied = await asyncio.to_thread(wait_applied, api, sha)
+    run.stop_at = committed + run.interval * 3
+    while time.monotonic() < run.stop_at and not all(agent.fetched_new for agent in agents):
+        await asyncio.sleep(0.2)
+    run.stop_at = 0
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     return committed, applied
 
 
@@ -295,7 +328,7 @@ def bench(url: str, scratch: Path, args: argparse.Namespace) -> None:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as api:
             wait_applied(api, git(repo, "rev-parse", "HEAD"))
             run = Run(interval=float(args.interval), keys=signing_keys(base, token))
-        committed, applied = asyncio.run(drive(base, admin, agents, run, repo, args.policies))
+        committed, applied = asyncio.run(drive(port, admin, agents, run, repo, args.policies))
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as api:
             rollup = api.get("/api/compliance", params={"policy": run.changed}).json()
     finally:
@@ -326,6 +359,8 @@ def main() -> None:
     parser.add_argument("--policies", type=int, default=10)
     parser.add_argument("--db", default="")
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the controller and drop the scratch databases.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with scratch_databases([args.db] if args.db else None) as urls:
         for url in urls:
             with tempfile.TemporaryDirectory() as scratch:
