@@ -177,6 +177,9 @@ class Run:
     checkins: int = 0
     fetches: int = 0
     reported: int = 0
+    applied: float = 0.0
+    stale: int = 0
+    """Check-ins that started after the benchmark saw the new revision applied and still named the old bundle."""
 
 
 class Connection:
@@ -221,8 +224,11 @@ async def agent_loop(port: int, agent: SimAgent, run: Run, rng: random.Random) -
     while time.monotonic() < run.stop_at:
         try:
             async with Connection(port, agent.credential) as connection:
+                asked = time.monotonic()
                 wanted = (await connection.call("POST", "/api/agent/v1/checkin", {"seen_seq": 0}))["policies_version"]
                 run.checkins += 1
+                if run.applied and asked > run.applied and agent.fetched_new is None and wanted == agent.held:
+                    run.stale += 1  # asked after the apply was seen, told nothing changed
                 if wanted != agent.held:
                     signed = await connection.call("GET", "/api/agent/v1/policies")
                     run.fetches += 1
@@ -306,6 +312,7 @@ async def drive(port: int, admin: str, agents: list[SimAgent], run: Run, repo: P
     sha = await asyncio.to_thread(git, repo, "rev-parse", "HEAD")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as api:
         applied = await asyncio.to_thread(wait_applied, api, sha)
+    run.applied = applied
     run.stop_at = committed + run.interval * 3
     while time.monotonic() < run.stop_at and not all(agent.fetched_new for agent in agents):
         await asyncio.sleep(0.2)
@@ -345,7 +352,8 @@ def bench(url: str, scratch: Path, args: argparse.Namespace) -> None:
     print(describe("commit -> sample's results stored", stored, args.interval))
     print(f"  within one check-in interval ({args.interval} s) of the commit: {within}/{len(agents)} agents "
           f"({100 * within / len(agents):.1f} %); never fetched within 3 intervals: {len(agents) - len(fetched)}; "
-          f"agent-side errors: {sum(agent.errors for agent in agents)}")
+          f"agent-side errors: {sum(agent.errors for agent in agents)}; check-ins after the apply still naming "
+          f"the old bundle: {run.stale}")
     print(f"  GET /api/compliance for {run.changed} at the new version: {counts.get('compliant', 0)} compliant "
           f"(the sample of {len(sample_ids)} posts results), {counts.get('unknown', 0)} unknown, "
           f"{counts.get('total', 0)} targeted")
