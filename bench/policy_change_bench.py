@@ -314,7 +314,9 @@ async def drive(port: int, admin: str, agents: list[SimAgent], run: Run, repo: P
         applied = await asyncio.to_thread(wait_applied, api, sha)
     run.applied = applied
     run.stop_at = committed + run.interval * 3
-    while time.monotonic() < run.stop_at and not all(agent.fetched_new for agent in agents):
+    # Until every agent holds the new version and every sample agent's results are stored.
+    while time.monotonic() < run.stop_at and not all(
+            agent.fetched_new and (agent.stored_new or not agent.sample) for agent in agents):
         await asyncio.sleep(0.2)
     run.stop_at = 0
     for task in tasks:
