@@ -18,7 +18,8 @@ entry; an MSP-wide one gets the zone of each agent's client when that agent's bu
 Which policies apply to an agent is the planner's targeting (:class:`Targeting`) run for that one
 agent, with overrides and exclusions (:class:`~controller.planning.inheriting.PolicyTargeting`).
 The bundle's version is a digest of the applied entries' versions (with the client's zone for the
-MSP-wide cron policies that read it) and the agent's pending run-now requests, cached per revision and agent, so a check-in costs a dictionary lookup.
+MSP-wide cron policies that read it) and the agent's pending run-now requests, cached per revision
+and agent, so a check-in costs a dictionary lookup.
 """
 
 from __future__ import annotations
