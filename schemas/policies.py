@@ -23,8 +23,8 @@ from pydantic import AfterValidator, Field, JsonValue, StringConstraints, field_
 
 from schemas.checks import Check
 from schemas.cron import CronError, next_start, parse_cron
-from schemas.groups import LabelSelector
 from schemas.deployments import Targets
+from schemas.groups import LabelSelector
 from schemas.monitoring import MonitorName
 from schemas.resources import DnsLabel, Resource, SpecModel, register_kind
 from schemas.timezones import TimeZoneName

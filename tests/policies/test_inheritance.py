@@ -55,8 +55,8 @@ def test_each_client_gets_the_baseline_or_its_own_override_and_exclusions_remove
     assert policy_targets(targeting, acme) == {"acme-1"}
 
     # What the override does not set is inherited; what it sets wins.
-    assert (baseline.spec.mode, baseline.spec.schedule.every) == ("audit", "1h")
-    assert (acme.spec.mode, acme.spec.schedule.every, acme.spec.params) == ("enforce", "15m", {"min_free": 25})
+    assert (baseline.spec.mode, baseline.spec.schedule.interval) == ("audit", "1h")
+    assert (acme.spec.mode, acme.spec.schedule.interval, acme.spec.params) == ("enforce", "15m", {"min_free": 25})
     (room,) = acme.checks
     assert isinstance(room, DiskFreeCheck) and room.min_free_percent == 25
 
