@@ -12,6 +12,7 @@ import hashlib
 import io
 import stat
 import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,20 +33,38 @@ def build_tar(source: Path) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source).as_posix()
-            info = tarfile.TarInfo(relative)
-            info.mtime = FIXED_MTIME
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
             if path.is_dir():
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                archive.addfile(info)
+                archive.addfile(_info(relative, tarfile.DIRTYPE, 0o755))
             elif path.is_file() and not path.is_symlink():
                 data = path.read_bytes()
-                info.size = len(data)
-                info.mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
-                archive.addfile(info, io.BytesIO(data))
+                mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
+                archive.addfile(_info(relative, tarfile.REGTYPE, mode, len(data)), io.BytesIO(data))
     return buffer.getvalue()
+
+
+def build_tar_of(files: Mapping[str, bytes]) -> bytes:
+    """A reproducible tar of ``files`` (member name -> content), names written exactly as given.
+
+    Files under ``bin/`` are executable. The names are not checked: the demo uses this to build
+    a deliberately broken package as well.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in sorted(files.items()):
+            mode = 0o755 if name.startswith("bin/") else 0o644
+            archive.addfile(_info(name, tarfile.REGTYPE, mode, len(data)), io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _info(name: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.mtime = FIXED_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
 
 
 def build_artifacts(sources: Path, out_dir: Path) -> list[BuiltArtifact]:
