@@ -15,8 +15,9 @@ def register(commands: Any) -> None:
         description="Create a fleet repository from the bundled examples, run the controller on SQLite "
                     "with three sandboxed local agents in two clients until they converge, raise a real "
                     "disk-space alert that becomes a ticket at a local ConnectWise stand-in, apply a policy "
-                    "baseline whose failing check enforce mode remediates, and print what was deployed, "
-                    "the ticket, compliance before and after, and what the status branch says.")
+                    "baseline whose failing check enforce mode remediates, roll a package out in three waves "
+                    "and halt and roll back a bad version of it, and print what was deployed, the ticket, "
+                    "compliance before and after, the rollout and what the status branch says.")
     demo.add_argument("--workdir", type=Path, metavar="DIR",
                       help="where to put the repository, agents and database (default: a new temp dir)")
     demo.add_argument("--keep-running", action="store_true",
@@ -50,6 +51,9 @@ def print_summary(result: DemoResult) -> None:
         print(f"  {line}")
     print("Policy baseline, audit then enforce (GET /api/compliance, GET /api/policies/{id}/history):")
     for line in result.policy_baseline:
+        print(f"  {line}")
+    print("Staged rollout (GET /api/deployments/{id}/status, POST /api/deployments/{id}/rollback):")
+    for line in result.rollout:
         print(f"  {line}")
     print("Open alerts:")
     for line in result.alerts or ["(none)"]:

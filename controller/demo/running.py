@@ -24,6 +24,7 @@ from controller.bundled import bundled_dir
 from controller.demo.artifacts import build_artifacts
 from controller.demo.disk_alert import show_disk_alert
 from controller.demo.policy_baseline import show_policy_baseline
+from controller.demo.rollout import show_rollout
 from controller.demo.serving_artifacts import ArtifactServer
 from controller.demo.warranty_lookup import show_warranty
 from controller.errors import ConfigError
@@ -72,6 +73,9 @@ class DemoResult:
     policy_baseline: list[str] = field(default_factory=list)
     """Compliance with ACME's server baseline in audit mode (one check failing) and after enforce
     mode remediated it."""
+    rollout: list[str] = field(default_factory=list)
+    """The staged rollout: a good version's three waves, a bad version's halt and its alert, the
+    rollback, and each device's version at the end."""
 
 
 def _rewrite_artifact_urls(base_url: str) -> Callable[[Path], None]:
@@ -179,6 +183,8 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
         warranty = show_warranty(controller, url, client, repo, say)
         disk_alert = show_disk_alert(controller, client, repo, root / "agents", say)
         policy_baseline = show_policy_baseline(controller, client, repo, root / "agents", say)
+        rollout = show_rollout(controller, client, repo, root,
+                               {agent.name: root / "agents" / agent.name for agent in DEMO_AGENTS}, say)
     alerts = [f"[{alert.severity}] {alert.client}: {alert.message}"
               for alert in list_alerts(controller.store, None, state="open")]
     software = {
@@ -191,7 +197,7 @@ def _drive(controller: Controller, url: str, root: Path, repo: Path, *,
     return DemoResult(workdir=root, repo=repo, api_url=url, converged=converged, rounds=rounds,
                       deployments=deployments, status_readme=status, agent_software=software,
                       inventory=inventory, alerts=alerts, warranty=warranty,
-                      disk_alert=disk_alert, policy_baseline=policy_baseline)
+                      disk_alert=disk_alert, policy_baseline=policy_baseline, rollout=rollout)
 
 
 def _inventory(client: httpx.Client) -> list[str]:

@@ -29,10 +29,10 @@ def test_demo_converges_and_reports(tmp_path):
     lines: list[str] = []
     result = run_demo(workdir=tmp_path / "demo", say=lines.append, timeout=90)
     assert result.converged
-    assert result.agent_software == {
-        "acme-ws-01": ["hello-tool/1.0.0"],
-        "acme-srv-01": ["hello-tool/1.0.0"],
-        "globex-srv-01": ["globex-backup/2.3.0"],
+    assert result.agent_software == {  # northwind-probe: the rollout step's good version, everywhere
+        "acme-ws-01": ["hello-tool/1.0.0", "northwind-probe/1.0.0"],
+        "acme-srv-01": ["hello-tool/1.0.0", "northwind-probe/1.0.0"],
+        "globex-srv-01": ["globex-backup/2.3.0", "northwind-probe/1.0.0"],
     }
     assert {(d["id"], d["converged"], d["devices"]) for d in result.deployments} == {
         ("acme.hello-on-linux", 2, 2), ("globex.backup-on-servers", 1, 1)}
@@ -80,3 +80,28 @@ def test_demo_converges_and_reports(tmp_path):
     assert banner.read_text() == "Authorised use only. Activity is monitored.\n"
     assert oct(banner.stat().st_mode & 0o777) == "0o644"
     assert any("acme.server-baseline non_compliant bundle" in line for line in lines)
+
+    # Staged rollout: 1.0.0 reaches one canary, then a second device, then the third, each in its own
+    # wave; 1.1.0's canary refuses the broken archive, the rollout halts with a critical alert, and
+    # the rollback leaves every device on 1.0.0.
+    waves = [re.fullmatch(r"  wave (\d) of 3(?: \(canary\))?: (\S+)", line) for line in lines]
+    started = [(found[1], found[2]) for found in waves if found]
+    assert [wave for wave, _ in started] == ["1", "2", "3", "1"], lines
+    assert sorted(name for _, name in started[:3]) == ["acme-srv-01", "acme-ws-01", "globex-srv-01"]
+    canary = started[3][1]
+    assert started[0][1] == canary  # the same device leads both rollouts: waves are stable per device
+    assert sum("install northwind-probe 1.0.0 -> succeeded" in line for line in lines) == 3, lines
+    assert any(f"{canary}: upgrade northwind-probe 1.1.0 -> failed" in line and "has a '..' component" in line
+               for line in lines), lines
+    good, bad, halt_alert, rollback, *final = result.rollout
+    assert good == ("1.0.0: wave 1 1 device 1 converged, wave 2 1 device 1 converged, "
+                    "wave 3 1 device 1 converged; rollout completed"), good
+    assert bad.startswith("1.1.0: halted in wave 1: 1 of 1 devices failed"), bad
+    assert re.fullmatch(r"Alert #\d+ \[critical\] controller.rollout-halted: rollout of probe-on-linux halted "
+                        r"in wave 1: .+", halt_alert), halt_alert
+    assert rollback.startswith(f"Rollback: {canary} back on 1.0.0; rolled back at "), rollback
+    wave_of = {name: wave for wave, name in started[:3]}
+    assert sorted(final) == sorted(
+        f"{name} (wave {wave}): northwind-probe 1.0.0, " + ("rolled-back" if name == canary else "halted")
+        for name, wave in wave_of.items()), final
+    assert any(alert.startswith("[critical] msp: rollout of probe-on-linux halted") for alert in result.alerts)
