@@ -58,6 +58,13 @@ class BulkInsert:
             found = self._seen[key] = processor(value)
         return found
 
+    def each(self, column: str, value: Any) -> Any:
+        """``value`` converted for ``column`` on every call: for values that cannot be remembered
+        (dicts for JSON columns). ``None`` goes through the converter too, so a JSON column stores
+        JSON ``null`` for it, as SQLAlchemy's own insert does."""
+        processor = self._processors[column]
+        return value if processor is None else processor(value)
+
     def execute(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows``: tuples in the order of ``columns``, converted values already in place."""
         if not rows:

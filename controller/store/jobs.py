@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
+from controller.store.bulk import BulkInsert
 from controller.store.engine import Store
 from controller.store.statements import id_chunks
 from controller.store.tables import job_events, jobs
@@ -116,12 +117,19 @@ def _public(row: Any) -> JobPublic:
     return JobPublic.model_validate(values)
 
 
+EVENT_COLUMNS = ("job_id", "agent_id", "client", "at", "status", "reason", "message", "data")
+
+
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Append job events (keys: job_id, agent_id, client, at, status, and optionally reason,
-    message, data) in one executemany."""
-    if events:
-        rows = [{"reason": "", "message": "", "data": None, **event} for event in events]
-        session.execute(insert(job_events), rows)
+    message, data) in one bulk insert (``COPY`` on PostgreSQL: a reconcile that issues thousands
+    of jobs appends as many events)."""
+    if not events:
+        return
+    bulk = BulkInsert(session.connection(), job_events, EVENT_COLUMNS)
+    bulk.execute([(event["job_id"], event["agent_id"], event["client"], bulk.value("at", event["at"]),
+                   event["status"], event.get("reason", ""), event.get("message", ""),
+                   bulk.each("data", event.get("data"))) for event in events])
 
 
 def get_job(store: Store, job_id: str, client: str | None) -> JobPublic:
