@@ -13,6 +13,7 @@ the same compiled SQL or columns).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ class BulkInsert:
                      if compiled.positional else None)
             _compiled[key] = (str(compiled), order)
         self.sql, self.order = _compiled[key]
+        self.target = dialect.identifier_preparer.format_table(table)
         self.copy_sql: str | None = None
         if dialect.name == "postgresql":
             # COPY is PostgreSQL's bulk path: one stream instead of a round of protocol
@@ -83,3 +85,33 @@ class BulkInsert:
             self.connection.exec_driver_sql(self.sql, list(rows))
         else:
             self.connection.exec_driver_sql(self.sql, [tuple(row[index] for index in self.order) for row in rows])
+
+    def upsert(self, rows: Sequence[tuple[Any, ...]], *, keys: Sequence[str], update: Sequence[str]) -> None:
+        """PostgreSQL only: insert ``rows``, overwriting the ``update`` columns where ``keys`` exist.
+
+        The rows are copied into a temporary table and merged with one ``INSERT .. SELECT ..
+        ON CONFLICT DO UPDATE``: an ``executemany`` upsert is a protocol round per row there.
+        """
+        if self.copy_sql is None:
+            raise ValueError("BulkInsert.upsert is PostgreSQL's path; use statements.upsert elsewhere")
+        if not rows:
+            return
+        # Every name below is a table or column of the metadata (quoted) or made here: no input.
+        quote = self.connection.dialect.identifier_preparer.quote
+        staging = f"bulk_upsert_{secrets.token_hex(6)}"
+        names = ", ".join(quote(name) for name in self.columns)
+        self.connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {names} FROM {self.target} WITH NO DATA")
+        cursor = self.connection.connection.cursor()
+        try:
+            with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        assignments = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in update)
+        self.connection.exec_driver_sql(
+            f"INSERT INTO {self.target} ({names}) SELECT {names} FROM {staging} "  # noqa: S608
+            f"ON CONFLICT ({', '.join(quote(name) for name in keys)}) DO UPDATE SET {assignments}")
+        self.connection.exec_driver_sql(f"DROP TABLE {staging}")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import bindparam, delete, func, or_, select
 
 from controller.planning.plans import DeviceOutcome
+from controller.store.bulk import BulkInsert
 from controller.store.engine import Store
 from controller.store.statements import id_chunks, upsert
 from controller.store.tables import deployment_targets, package_deployments
@@ -87,10 +88,18 @@ def write_outcomes(store: Store, outcomes: Sequence[DeviceOutcome], covered_agen
         return OutcomeChanges(written=0, deleted=0)
     # Upserts and deletes by primary key stay correct if another replica wrote in between.
     with store.write() as session:
-        upsert(session, deployment_targets, [
-            {"deployment": key[0], "agent_id": key[1], **dict(zip(_FIELDS, wanted[key], strict=True)),
-             "updated_at": now} for key in changed],
-            keys=("deployment", "agent_id"), update=(*_FIELDS, "updated_at"))
+        if session.get_bind().dialect.name == "postgresql":
+            # A wave moves thousands of devices at once: one COPY and one merge, not a statement each.
+            bulk = BulkInsert(session.connection(), deployment_targets,
+                              ("deployment", "agent_id", *_FIELDS, "updated_at"))
+            at = bulk.value("updated_at", now)
+            bulk.upsert([(*key, *wanted[key], at) for key in changed], keys=("deployment", "agent_id"),
+                        update=(*_FIELDS, "updated_at"))
+        else:
+            upsert(session, deployment_targets, [
+                {"deployment": key[0], "agent_id": key[1], **dict(zip(_FIELDS, wanted[key], strict=True)),
+                 "updated_at": now} for key in changed],
+                keys=("deployment", "agent_id"), update=(*_FIELDS, "updated_at"))
         if gone:
             session.execute(
                 delete(deployment_targets).where(table.deployment == bindparam("dep"),
