@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from controller.store import Store, get_job, issue_jobs, latest_jobs, lease_jobs, revoke_agent
-from tests.store.builders import NOW, SHA, cancel, enroll, intent, plan, rows
+from controller.store.tables import job_events
+from tests.store.builders import INSTALLER, NOW, SHA, cancel, enroll, intent, plan, rows
 
 TTL = timedelta(hours=24)
 
@@ -42,6 +46,29 @@ def test_a_job_carries_what_the_agent_needs(store: Store) -> None:
     [queued] = rows(store, "job_events")
     assert (queued["job_id"], queued["status"]) == (job_id, "queued")
     assert rows(store, "audit_log")[-1]["action"] == "jobs.issued"
+
+
+def test_window_bounds_and_event_data_are_stored_as_given(store: Store) -> None:
+    """Jobs and their events go in through the bulk path (COPY on PostgreSQL): the window bounds,
+    the expiry stretched to the window, the installer and each event's data read back as issued;
+    an event without data (a cancellation) stores JSON null, as SQLAlchemy's insert does."""
+    one, two = enroll(store, hostname="one"), enroll(store, hostname="two")
+    opens, closes = NOW + timedelta(days=2), NOW + timedelta(days=2, hours=4)
+    windowed = replace(intent(one, "a"), not_before=opens, not_after=closes)
+    first, second = issue_jobs(store, plan(windowed, intent(two, "a")), SHA, NOW, TTL)
+    issue_jobs(store, plan(cancellations=(cancel(second, two),)), SHA, NOW, TTL)
+    stored = {row["id"]: row for row in rows(store, "jobs")}
+    assert (stored[first]["not_before"], stored[first]["not_after"], stored[first]["expires_at"]) == (
+        opens, closes, closes)
+    assert (stored[second]["not_before"], stored[second]["not_after"], stored[second]["expires_at"]) == (
+        None, None, NOW + TTL)
+    assert stored[first]["installer"] == stored[second]["installer"] == INSTALLER.model_dump(mode="json")
+    events = [(row["job_id"], row["status"], row["data"]) for row in rows(store, "job_events")]
+    assert events == [(first, "queued", {"seq": 1, "revision": SHA}), (second, "queued", {"seq": 1, "revision": SHA}),
+                      (second, "cancelled", None)]
+    with store.read() as session:
+        nulls = session.execute(select(job_events.c.status).where(job_events.c.data.is_(None))).scalars().all()
+    assert nulls == []  # JSON null, not SQL NULL
 
 
 def test_cancellations_touch_only_queued_jobs(store: Store) -> None:
