@@ -13,11 +13,12 @@ the same compiled SQL or columns).
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import JSON, Table, bindparam, insert
 from sqlalchemy.engine import Connection
 
 _compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[int, ...] | None]] = {}
@@ -47,6 +48,11 @@ class BulkInsert:
                              f"({', '.join(quote(name) for name in self.columns)}) FROM STDIN")
         self._processors: dict[str, Callable[[Any], Any] | None] = {
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.columns}
+        if self.copy_sql is not None:
+            # COPY takes JSON as text. The driver's JSON wrapper would serialise again at every row,
+            # so a value converted once (an installer shared by thousands of jobs) would not stay so.
+            self._processors.update({name: json.dumps for name in self.columns
+                                     if isinstance(table.c[name].type, JSON)})
         self._seen: dict[tuple[str, Hashable], Any] = {}
 
     def value(self, column: str, value: Any) -> Any:
