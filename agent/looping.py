@@ -2,8 +2,9 @@
 
 Spacing:
 
-* after a quiet cycle, wait the controller's check-in interval ±20 % (jitter
-  spreads a fleet that rebooted together);
+* after a quiet cycle, wait between 80 % and 100 % of the controller's check-in
+  interval (jitter spreads a fleet that rebooted together; the interval stays an
+  upper bound, so a change reaches every online agent within one interval);
 * after a cycle that ran jobs, start the next one at once with a long-poll
   lease (``long_poll_seconds``), so follow-up jobs (the next rollout wave, an
   upgrade after an install) arrive without waiting a whole interval;
@@ -36,7 +37,8 @@ JITTER = 0.2
 
 
 def jittered(seconds: float, rng: random.Random) -> float:
-    return seconds * rng.uniform(1 - JITTER, 1 + JITTER)
+    """A wait of up to ``seconds``, at least ``1 - JITTER`` of it."""
+    return seconds * rng.uniform(1 - JITTER, 1.0)
 
 
 @dataclass

@@ -12,13 +12,13 @@ asyncio clients (one keep-alive HTTP/1.1 connection per cycle, as the real agent
 since httpx's shared pool queued thousands of them for longer than the server took to answer), each
 enrolled with its own credential, doing what the real agent's loop does
 about policies - check in (``POST /checkin``), and when ``policies_version`` differs from the
-version held, fetch the bundle (``GET /policies``), then wait the check-in interval with the real
-agent's jitter (+-20 %). They start at random points of one interval, as in a fleet that has been
-running for a while, and first settle on the current bundle. A ``--sample`` of them also do what
-follows the fetch: verify the bundle (signature, agent id, script hashes - the agent's own
-:func:`agent.policies.bundles.verify_bundle`) and post a result per policy (``POST
-/policy-results``); the bench then reads ``GET /api/compliance`` to see the controller count the
-sample's results at the new version.
+version held, fetch the bundle (``GET /policies``), then wait as the real agent does
+(``agent.looping.jittered``: 80-100 % of the interval). They start at random points of one
+interval, as in a fleet that has been running for a while, and first settle on the current
+bundle. A ``--sample`` of them also do what follows the fetch: verify the bundle (signature,
+agent id, script hashes - the agent's own :func:`agent.policies.bundles.verify_bundle`) and post
+a result per policy (``POST /policy-results``); the bench then reads ``GET /api/compliance`` to
+see the controller count the sample's results at the new version.
 
 Then one policy's check is changed and committed. Printed: commit -> applied (the controller's
 revision list says the commit is applied), and per agent commit -> fetched the bundle holding the
@@ -52,8 +52,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_databases
 
-JITTER = 0.2
-"""The real agent waits its check-in interval +-20 % after a quiet cycle (agent/looping.py)."""
+from agent.looping import JITTER, jittered
 
 CHECK_SCRIPT = "#!/bin/bash\n[ -e \"${PARAM_path:-/}\" ] && echo present || { echo missing; exit 1; }\n"
 
@@ -253,7 +252,7 @@ async def agent_loop(port: int, agent: SimAgent, run: Run, rng: random.Random) -
             if agent.errors <= 1 and run.reported < 10:
                 run.reported += 1
                 print(f"    {agent.agent_id}: {type(problem).__name__}: {problem}", flush=True)
-        await asyncio.sleep(run.interval * rng.uniform(1 - JITTER, 1 + JITTER))
+        await asyncio.sleep(jittered(run.interval, rng))
 
 
 def results(agent: SimAgent) -> dict[str, object]:
@@ -376,7 +375,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as scratch:
                 load = os.getloadavg()
                 print(f"{args.agents} simulated agents ({args.sample} verify and post results), {args.policies} "
-                      f"policies, check-in interval {args.interval} s (+-{JITTER:.0%} jitter), database "
+                      f"policies, check-in interval {args.interval} s (up to {JITTER:.0%} shorter, as the agent), "
+                      f"database "
                       f"{url.split(':', 1)[0]}, {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
                       f"{load[2]:.2f}", flush=True)
                 bench(url, Path(scratch), args)
