@@ -282,7 +282,9 @@ class Alert(Base):
     """An alert, raised by an agent monitor or by the controller (licences, warranties)."""
 
     __tablename__ = "agent_alert_history"
-    __table_args__ = (Index(None, "client", "state"), Index(None, "key", "state"))
+    __table_args__ = (Index(None, "client", "state"), Index(None, "key", "state"),
+                      # the ticket worker: alerts changed since its last scan, and the alerts on a ticket
+                      Index(None, "updated_at", "id"), Index(None, "service_request_id"))
 
     id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
     client: Mapped[str] = mapped_column(String(CLIENT))
