@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import exc, insert, select, update
+from sqlalchemy import bindparam, exc, insert, select, update
 from sqlalchemy.orm import Session
 
 from controller.errors import Conflict, NotFound
@@ -130,6 +130,16 @@ class NewServiceRequest:
 
 _COLUMNS = [column for column in service_requests.c if column.name != "open_key"]
 
+# The ticket worker's statements, built once: building a statement and its cache key costs
+# ~0.1 ms each time, as much as running it on SQLite, and a storm runs them thousands of times.
+_INSERT_TICKET = insert(service_requests).returning(*_COLUMNS)
+_INSERT_NOTE = insert(service_request_notes).returning(service_request_notes.c.id)
+_TOUCH = (update(service_requests)
+          .where(service_requests.c.id == bindparam("ticket_id"), service_requests.c.client == bindparam("of_client"))
+          .values(updated_at=bindparam("touched")).returning(service_requests.c.connector))
+_LINK = (update(alerts).where(alerts.c.id == bindparam("alert_id"))
+         .values(service_request_id=bindparam("ticket_id")))
+
 
 def open_service_request(store: Store, new: NewServiceRequest, now: datetime) -> tuple[ServiceRequestRow, bool]:
     """Open a ticket, or return the open one with the same key (noting the repeat); (ticket, opened)."""
@@ -137,32 +147,42 @@ def open_service_request(store: Store, new: NewServiceRequest, now: datetime) ->
         return open_service_request_in(session, new, now)
 
 
-def open_service_request_in(session: Session, new: NewServiceRequest,
-                            now: datetime) -> tuple[ServiceRequestRow, bool]:
+def open_service_request_in(session: Session, new: NewServiceRequest, now: datetime, *,
+                            none_open: bool = False) -> tuple[ServiceRequestRow, bool]:
     """:func:`open_service_request` inside the caller's write transaction (the ticket worker opens a
-    pass's tickets in one transaction). The insert runs in a savepoint, so losing the race for the
-    key to another writer does not abort the caller's transaction."""
-    for _attempt in range(3):
-        existing = _open_with_key(session, new.client, new.dedup_key)
+    pass's tickets in one transaction). On PostgreSQL the insert runs in a savepoint, so losing the
+    race for the key to another writer does not abort the caller's transaction.
+
+    ``none_open``: the caller read in this transaction that no ticket with the key is open, so the
+    first try skips that read (the unique key still catches another controller's ticket)."""
+    for attempt in range(3):
+        existing = None if none_open and attempt == 0 else _open_with_key(session, new.client, new.dedup_key)
         if existing is not None:
             _note(session, existing, new.created_by, f"Repeated: {new.title}", now)
-            _link_alert(session, new.source_alert_id, existing.id)
+            link_alert_in(session, new.source_alert_id, existing.id)
             return existing, False
+        values = {
+            "client": new.client, "agent_id": new.agent_id, "source_alert_id": new.source_alert_id,
+            "dedup_key": new.dedup_key[:500], "open_key": new.dedup_key[:500], "title": new.title[:250],
+            "body": new.body[:MAX_NOTE], "state": "new", "priority": new.priority, "board": new.board,
+            "assignee": new.assignee, "rule": new.rule, "created_by": new.created_by[:253],
+            "render_error": new.render_error, "connector": new.connector, "created_at": now,
+            "updated_at": now, "acknowledged_at": None, "resolved_at": None}
         try:
-            with session.begin_nested():
-                ticket_id = session.execute(insert(service_requests).values(
-                    client=new.client, agent_id=new.agent_id, source_alert_id=new.source_alert_id,
-                    dedup_key=new.dedup_key[:500], open_key=new.dedup_key[:500], title=new.title[:250],
-                    body=new.body[:MAX_NOTE], state="new", priority=new.priority, board=new.board,
-                    assignee=new.assignee, rule=new.rule, created_by=new.created_by[:253],
-                    render_error=new.render_error, connector=new.connector, created_at=now, updated_at=now,
-                    acknowledged_at=None, resolved_at=None).returning(service_requests.c.id)).scalar_one()
+            if session.get_bind().dialect.name == "sqlite":
+                # A failed statement does not abort a SQLite transaction, so no savepoint is needed
+                # (it costs two statements a ticket).
+                opened = session.execute(_INSERT_TICKET, values).mappings().one()
+            else:
+                with session.begin_nested():
+                    opened = session.execute(_INSERT_TICKET, values).mappings().one()
         except exc.IntegrityError:
             continue  # another writer opened the same key a moment ago: read theirs on the next try
-        _link_alert(session, new.source_alert_id, ticket_id)
+        ticket = ServiceRequestRow.model_validate(dict(opened))
+        link_alert_in(session, new.source_alert_id, ticket.id)
         if new.connector:
-            _enqueue(session, ticket_id, new.connector, "create", "", f"fw-{ticket_id}-create", now)
-        return _row(session, ticket_id), True
+            _enqueue(session, ticket.id, new.connector, "create", "", f"fw-{ticket.id}-create", now)
+        return ticket, True
     raise Conflict(f"could not open a ticket for {new.dedup_key!r}", hint="retry the request")
 
 
@@ -177,21 +197,38 @@ def _row(session: Session, ticket_id: int) -> ServiceRequestRow:
     return ServiceRequestRow.model_validate(dict(found))
 
 
-def _link_alert(session: Session, alert_id: int | None, ticket_id: int) -> None:
+def link_alert_in(session: Session, alert_id: int | None, ticket_id: int) -> None:
+    """Record that the alert is on this ticket (a repeat, or a second alert sharing its key)."""
     if alert_id is not None:
-        session.execute(update(alerts).where(alerts.c.id == alert_id).values(service_request_id=ticket_id))
+        session.execute(_LINK, {"alert_id": alert_id, "ticket_id": ticket_id})
+
+
+def note_service_request_in(session: Session, ticket_id: int, client: str, *, author: str, text: str,
+                            now: datetime) -> None:
+    """Add a note to a ticket of ``client`` inside the caller's write transaction, as
+    :func:`update_service_request_in` with only ``note`` does, in two statements instead of four
+    (the ticket worker's "raised again" notes). NotFound when the client has no such ticket."""
+    found = session.execute(_TOUCH, {"ticket_id": ticket_id, "of_client": client, "touched": now}).first()
+    if found is None:
+        raise NotFound(f"service request {ticket_id} does not exist",
+                       hint="list them with GET /api/service-requests")
+    _add_note(session, ticket_id, found.connector, author, text, now)
 
 
 def _note(session: Session, ticket: ServiceRequestRow, author: str, text: str, now: datetime, *,
           action: str = "note", outbox: bool = True) -> None:
     """Add a note; a ticket sent to a PSA also queues it (or the resolution it records) in the outbox."""
-    note_id = session.execute(insert(service_request_notes).values(
-        service_request_id=ticket.id, at=now, author=author[:253], text=text[:MAX_NOTE])
-        .returning(service_request_notes.c.id)).scalar_one()
-    session.execute(update(service_requests).where(service_requests.c.id == ticket.id).values(updated_at=now))
-    if ticket.connector and outbox:
-        _enqueue(session, ticket.id, ticket.connector, action, f"{author}: {text}"[:MAX_NOTE],
-                 f"fw-{ticket.id}-{action}-{note_id}", now)
+    session.execute(_TOUCH, {"ticket_id": ticket.id, "of_client": ticket.client, "touched": now})
+    _add_note(session, ticket.id, ticket.connector if outbox else None, author, text, now, action=action)
+
+
+def _add_note(session: Session, ticket_id: int, connector: str | None, author: str, text: str, now: datetime, *,
+              action: str = "note") -> None:
+    note_id = session.execute(_INSERT_NOTE, {"service_request_id": ticket_id, "at": now, "author": author[:253],
+                                             "text": text[:MAX_NOTE]}).scalar_one()
+    if connector:
+        _enqueue(session, ticket_id, connector, action, f"{author}: {text}"[:MAX_NOTE],
+                 f"fw-{ticket_id}-{action}-{note_id}", now)
 
 
 def _enqueue(session: Session, ticket_id: int, connector: str, action: str, text: str, key: str,

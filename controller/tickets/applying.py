@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from controller.desired import DesiredState
@@ -53,6 +53,7 @@ from controller.store import (
     update_service_request,
     update_service_request_in,
 )
+from controller.store.service_requests import link_alert_in, note_service_request_in
 from controller.store.tables import OPEN_SERVICE_REQUEST_STATES, alerts, service_requests
 from controller.tickets.rules import (
     Alert,
@@ -96,6 +97,7 @@ on are skipped), so a row whose time was taken before another's but committed af
 MAX_SEEN = 200_000
 
 Event = tuple[EventKind, AlertRow]
+_Matched = tuple[EventKind, AlertRow, Alert, Device, RuleMatch | NoRule]
 
 
 @dataclass
@@ -167,15 +169,17 @@ class TicketWorker:
             rules = load_rules(state)
             events = self._events(now, full)
             report.events = len(events)
-            start = 0
-            while start < len(events):
-                try:
-                    decided = self._apply_batch(events[start:start + BATCH_SIZE], state, rules, now)
-                except Exception:
-                    self._retry_later(events[start:], now)
-                    raise
-                report.decisions.extend(decided)
-                start += len(decided)
+            for start in range(0, len(events), BATCH_SIZE):
+                matched = self._match(events[start:start + BATCH_SIZE], state, rules)
+                done = 0
+                while done < len(matched):
+                    try:
+                        decided = self._write(matched[done:], state, now)
+                    except Exception:
+                        self._retry_later(events[start + done:], now)
+                        raise
+                    report.decisions.extend(decided)
+                    done += len(decided)
             with self._pending_lock:
                 if self._pending:
                     self._wake.set()  # more than one pass's worth arrived: go on at once
@@ -206,7 +210,8 @@ class TicketWorker:
 
     def _events(self, now: datetime, full: bool) -> list[Event]:
         first = self._watermark is None
-        columns = select(*alerts.c).order_by(alerts.c.updated_at, alerts.c.id).limit(MAX_EVENTS_PER_PASS)
+        columns = select(alerts.c.id, alerts.c.state, alerts.c.updated_at) \
+            .order_by(alerts.c.updated_at, alerts.c.id).limit(MAX_EVENTS_PER_PASS)
         scan = None
         if first:
             scan = columns.where(alerts.c.state == "open", alerts.c.service_request_id.is_(None))
@@ -214,13 +219,15 @@ class TicketWorker:
             scan = columns.where(alerts.c.updated_at >= self._scan_from)
         pending = self._take_pending()
         with self.store.read() as session:
-            scanned = [AlertRow.model_validate(dict(row)) for row in session.execute(scan).mappings()] \
-                if scan is not None else []
-            announced = [AlertRow.model_validate(dict(row)) for start in range(0, len(pending), 1000)
-                         for row in session.execute(select(*alerts.c).where(
-                             alerts.c.id.in_(pending[start:start + 1000]))).mappings()]
-        rechecks = {row.id for row in scanned} if first else set()
-        rows = sorted({row.id: row for row in [*announced, *scanned]}.values(), key=lambda r: (r.updated_at, r.id))
+            # The scan reads stamps first and whole rows only for what changed since they were
+            # acted on: its overlap re-reads every row of the last seconds, mostly seen already.
+            stamps = session.execute(scan).all() if scan is not None else []
+            wanted = sorted({*pending, *(stamp.id for stamp in stamps
+                                         if self._seen.get(stamp.id) != (stamp.state, stamp.updated_at))})
+            found = [AlertRow.model_validate(dict(row)) for start in range(0, len(wanted), 1000)
+                     for row in session.execute(_ALERTS_BY_ID, {"ids": wanted[start:start + 1000]}).mappings()]
+        rechecks = {stamp.id for stamp in stamps} if first else set()
+        rows = sorted(found, key=lambda r: (r.updated_at, r.id))
         events: list[Event] = []
         for row in rows:
             stamp = (row.state, row.updated_at)
@@ -235,14 +242,14 @@ class TicketWorker:
             else:
                 events.append(("raised" if before is None else "repeated", row))
         if scan is not None:
-            newest = max((row.updated_at for row in scanned), default=None)
+            newest = max((stamp.updated_at for stamp in stamps), default=None)
             if newest is not None:
                 self._watermark = max(self._watermark or newest, newest)
             elif self._watermark is None:
                 self._watermark = now
             # A full page means more rows at the newest time may follow: go on from there, no overlap.
             assert self._watermark is not None
-            self._scan_from = self._watermark if len(scanned) >= MAX_EVENTS_PER_PASS \
+            self._scan_from = self._watermark if len(stamps) >= MAX_EVENTS_PER_PASS \
                 else self._watermark - SCAN_OVERLAP
         if full:
             events.extend(self._due_waits(now))
@@ -271,27 +278,30 @@ class TicketWorker:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def _apply_batch(self, events: list[Event], state: DesiredState, rules: list[Rule],
-                     now: datetime) -> list[Decision]:
-        """Decide and perform a batch: devices read at once, then one write transaction for as many of
-        its events as fit in ``WRITE_BUDGET`` (at least one); the decisions made, in order."""
+    def _match(self, events: list[Event], state: DesiredState, rules: list[Rule]) -> list[_Matched]:
+        """Each event with its alert, device and rule match: the devices of a batch read at once."""
         agents = get_agents(self.store, {row.agent_id for _kind, row in events if row.agent_id is not None})
         devices: dict[str, Device] = {}
-        matched: list[tuple[EventKind, AlertRow, Alert, Device, RuleMatch | NoRule]] = []
+        matched: list[_Matched] = []
         for kind, row in events:
             alert = Alert(client=row.client, type=row.type, severity=row.severity, key=row.key,
                           message=row.message, raised_at=row.raised_at, cleared_at=row.cleared_at,
                           detail=row.detail)
             device = self._device(row, state, agents, devices)
             matched.append((kind, row, alert, device, match_rule(alert, device, rules)))
+        return matched
+
+    def _write(self, matched: list[_Matched], state: DesiredState, now: datetime) -> list[Decision]:
+        """Decide and perform as many of ``matched`` as fit in one write transaction of ``WRITE_BUDGET``
+        (at least one), with the open tickets and raise history of all of them read at once; the
+        decisions made, in order. Matching was done before (:meth:`_match`), once per event however
+        many transactions its batch takes."""
         if not any(isinstance(match, RuleMatch) for *_rest, match in matched):
             return [NoRule() for _ in matched]
+        ruled = [(row, match) for _k, row, _a, _d, match in matched if isinstance(match, RuleMatch)]
         with self.store.write() as session:
-            batch = _Batch(
-                tickets=_open_tickets(session, {(row.client, match.dedup_key) for _k, row, _a, _d, match in matched
-                                                if isinstance(match, RuleMatch)}),
-                history=_histories(session, {row.key for _k, row, _a, _d, match in matched
-                                             if isinstance(match, RuleMatch)}, now))
+            batch = _Batch(tickets=_open_tickets(session, {(row.client, match.dedup_key) for row, match in ruled}),
+                           history=_histories(session, {row.key for row, _match in ruled}, now))
             decisions: list[Decision] = []
             deadline = time.monotonic() + WRITE_BUDGET
             for kind, row, alert, device, match in matched:
@@ -315,16 +325,16 @@ class TicketWorker:
                 priority=routing.priority or SEVERITY_PRIORITY.get(row.severity, defaults.priority),
                 agent_id=row.agent_id, source_alert_id=row.id, board=routing.board or defaults.board,
                 assignee=routing.assignee or defaults.assignee, rule=ref, created_by=f"rule {ref}",
-                render_error="; ".join(decision.errors), connector=routing.connector), now)
+                render_error="; ".join(decision.errors), connector=routing.connector), now,
+                none_open=slot not in batch.tickets)
             batch.tickets[slot] = Ticket(id=opened.id, rule=opened.rule or "", dedup_key=opened.dedup_key,
                                          opened_at=opened.created_at,
                                          acknowledged=opened.acknowledged_at is not None,
                                          escalation_steps_done=opened.escalation_steps)
         elif isinstance(decision, AppendNote | AnnotateTicket):
-            session.execute(update(alerts).where(alerts.c.id == row.id)
-                            .values(service_request_id=decision.ticket.id))
-            update_service_request_in(session, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                      note=decision.text)
+            link_alert_in(session, row.id, decision.ticket.id)
+            note_service_request_in(session, decision.ticket.id, row.client, author=f"rule {ref}", text=decision.text,
+                                    now=now)
         elif isinstance(decision, ResolveTicket):
             if _others_open(session, decision.ticket.id, row.id):
                 # Two drives low on one device share a ticket: it stays open until the last one clears.
@@ -339,7 +349,7 @@ class TicketWorker:
         elif kind == "recheck" and (ticket := batch.tickets.get(slot)) is not None:
             # Its window ran out after another alert had opened the ticket for its key: it belongs to
             # that ticket, so the other alert clearing must not resolve it while this one is open.
-            session.execute(update(alerts).where(alerts.c.id == row.id).values(service_request_id=ticket.id))
+            link_alert_in(session, row.id, ticket.id)
         return decision
 
     def _device(self, row: AlertRow, state: DesiredState, agents: dict[str, AgentPublic],
@@ -391,21 +401,34 @@ class TicketWorker:
 
 
 def _open_tickets(session: Session, slots: set[tuple[str, str]]) -> dict[tuple[str, str], Ticket]:
-    """The open ticket of each (client, dedup key), for a batch (one query per 500 keys)."""
-    table = service_requests.c
-    wanted = {(client, key[:500]) for client, key in slots}
-    keys = sorted({key for _client, key in wanted})
+    """The open ticket of each (client, dedup key), for a batch: by client and up to 500 keys a query,
+    which the unique (client, open_key) index answers."""
+    by_client: dict[str, list[str]] = {}
+    for client, key in sorted({(client, key[:500]) for client, key in slots}):
+        by_client.setdefault(client, []).append(key)
     found: dict[tuple[str, str], Ticket] = {}
-    for start in range(0, len(keys), 500):
-        rows = session.execute(select(table.id, table.client, table.open_key, table.rule, table.dedup_key,
-                                      table.created_at, table.acknowledged_at, table.escalation_steps)
-                               .where(table.open_key.in_(keys[start:start + 500]))).all()
-        for row in rows:
-            if (row.client, row.open_key) in wanted:
-                found[(row.client, row.open_key)] = Ticket(
+    for client, keys in by_client.items():
+        for start in range(0, len(keys), 500):
+            rows = session.execute(_OPEN_TICKETS, {"of_client": client, "keys": keys[start:start + 500]}).all()
+            for row in rows:
+                found[(client, row.open_key)] = Ticket(
                     id=row.id, rule=row.rule or "", dedup_key=row.dedup_key, opened_at=row.created_at,
                     acknowledged=row.acknowledged_at is not None, escalation_steps_done=row.escalation_steps)
     return found
+
+
+# Built once (see controller.store.service_requests: a statement's construction costs as much as its run).
+_OPEN_TICKETS = (select(service_requests.c.id, service_requests.c.open_key, service_requests.c.rule,
+                        service_requests.c.dedup_key, service_requests.c.created_at,
+                        service_requests.c.acknowledged_at, service_requests.c.escalation_steps)
+                 .where(service_requests.c.client == bindparam("of_client"),
+                        service_requests.c.open_key.in_(bindparam("keys", expanding=True))))
+_HISTORIES = (select(alerts.c.key, alerts.c.raised_at)
+              .where(alerts.c.key.in_(bindparam("keys", expanding=True)), alerts.c.raised_at >= bindparam("since"))
+              .order_by(alerts.c.id))
+_ALERTS_BY_ID = select(*alerts.c).where(alerts.c.id.in_(bindparam("ids", expanding=True)))
+_OTHERS_OPEN = select(alerts.c.id).where(alerts.c.service_request_id == bindparam("ticket_id"),
+                                         alerts.c.state == "open", alerts.c.id != bindparam("alert_id")).limit(1)
 
 
 def _histories(session: Session, keys: set[str], now: datetime) -> dict[str, list[datetime]]:
@@ -413,18 +436,14 @@ def _histories(session: Session, keys: set[str], now: datetime) -> dict[str, lis
     ordered = sorted(keys)
     history: dict[str, list[datetime]] = {}
     for start in range(0, len(ordered), 500):
-        rows = session.execute(select(alerts.c.key, alerts.c.raised_at)
-                               .where(alerts.c.key.in_(ordered[start:start + 500]),
-                                      alerts.c.raised_at >= now - HISTORY_WINDOW).order_by(alerts.c.id)).all()
+        rows = session.execute(_HISTORIES, {"keys": ordered[start:start + 500], "since": now - HISTORY_WINDOW}).all()
         for row in rows:
             history.setdefault(row.key, []).append(row.raised_at)
     return history
 
 
 def _others_open(session: Session, ticket_id: int, alert_id: int) -> bool:
-    return session.execute(select(alerts.c.id).where(
-        alerts.c.service_request_id == ticket_id, alerts.c.state == "open",
-        alerts.c.id != alert_id).limit(1)).first() is not None
+    return session.execute(_OTHERS_OPEN, {"ticket_id": ticket_id, "alert_id": alert_id}).first() is not None
 
 
 def load_rules(state: DesiredState) -> list[Rule]:
