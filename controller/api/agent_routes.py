@@ -130,7 +130,8 @@ def policy_results(body: PolicyResultReport, agent: AgentDep, ctx: ContextDep) -
                      detail={"reason": refused[:500]}, now=ctx.now())
         raise ApiError(403, "forbidden", refused)
     stored = store_policy_results(ctx.store, agent.agent_id, agent.client, body.results, ctx.now())
-    apply_policy_alerts(ctx.store, agent.agent_id, agent.client, body.results, ctx.now())
+    changed = apply_policy_alerts(ctx.store, agent.agent_id, agent.client, body.results, ctx.now())
+    ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, as for monitor alerts
     if any(result.run_request for result in body.results):
         ctx.runs.forget()
     return PolicyResultAck(stored=stored)

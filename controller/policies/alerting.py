@@ -10,6 +10,8 @@ One alert per device and policy, type ``agent.policy``, key ``policy:<agent id>:
 * cleared by the first run that is ``compliant`` or ``not_applicable``.
 
 Only the newest run of each policy in a report counts: an agent that was offline may deliver several.
+The ids of the alerts raised or cleared go back to the caller, which hands them to the ticket worker
+(as the agent alert route does), so a rule opens the ticket at once, not at the worker's next pass.
 """
 
 from __future__ import annotations
@@ -31,18 +33,21 @@ def alert_key(agent_id: str, policy_id: str) -> str:
 
 
 def apply_policy_alerts(store: Store, agent_id: str, client: str, results: Sequence[PolicyResult],
-                        now: datetime) -> None:
-    """Raise or clear each reported policy's alert for this agent from its newest run."""
+                        now: datetime) -> list[int]:
+    """Raise or clear each reported policy's alert for this agent from its newest run; the ids of the
+    alerts raised, refreshed or cleared."""
     newest: dict[str, PolicyResult] = {}
     for result in results:
         held = newest.get(result.policy_id)
         if held is None or result.finished_at >= held.finished_at:
             newest[result.policy_id] = result
+    touched: list[int] = []
     for policy_id, result in sorted(newest.items()):
         key = alert_key(agent_id, policy_id)
         observed = min(result.finished_at, now)
         if result.status not in FAILING:
-            clear_alert(store, key, now, observed_at=observed)
+            if (cleared := clear_alert(store, key, now, observed_at=observed)) is not None:
+                touched.append(cleared)
             continue
         failing = [check for check in result.checks if check.status in FAILING]
         names = ", ".join(check.name for check in failing[:MAX_LISTED_CHECKS])
@@ -54,5 +59,7 @@ def apply_policy_alerts(store: Store, agent_id: str, client: str, results: Seque
                   "checks": [{"name": check.name, "type": check.type, "status": check.status,
                               "evidence": check.evidence, "remediation": check.remediation}
                              for check in failing]}
-        raise_alert(store, client=client, agent_id=agent_id, type=ALERT_TYPE, severity=severity, key=key,
-                    message=message, detail=detail, now=now, observed_at=observed)
+        alert_id, _new = raise_alert(store, client=client, agent_id=agent_id, type=ALERT_TYPE, severity=severity,
+                                     key=key, message=message, detail=detail, now=now, observed_at=observed)
+        touched.append(alert_id)
+    return touched

@@ -21,15 +21,19 @@ def run(status: str, *, mode: str = "enforce", at: datetime = NOW, policy: str =
 
 
 def test_a_failing_enforced_policy_raises_a_warning_naming_its_checks_and_a_passing_run_clears_it(store):
-    apply_policy_alerts(store, "a1", "acme", [run("non_compliant", failing=("firewall", "lock"))], NOW)
+    raised = apply_policy_alerts(store, "a1", "acme", [run("non_compliant", failing=("firewall", "lock"))], NOW)
     (alert,) = list_alerts(store, "acme", state="open")
+    assert raised == [alert.id]  # what the route hands to the ticket worker
     assert (alert.type, alert.severity, alert.key, alert.agent_id) == ("agent.policy", "warning",
                                                                         "policy:a1:acme.baseline", "a1")
     assert alert.message == "Policy acme.baseline is not compliant (2 of 3 checks: firewall, lock)"
     assert [check["evidence"] for check in alert.detail["checks"]] == ["firewall: off", "lock: off"]
 
-    apply_policy_alerts(store, "a1", "acme", [run("compliant", at=NOW + timedelta(hours=1))], NOW + timedelta(hours=1))
-    assert list_alerts(store, "acme", state="open") == []
+    cleared = apply_policy_alerts(store, "a1", "acme", [run("compliant", at=NOW + timedelta(hours=1))],
+                                  NOW + timedelta(hours=1))
+    assert list_alerts(store, "acme", state="open") == [] and cleared == [alert.id]
+    assert apply_policy_alerts(store, "a1", "acme", [run("compliant", at=NOW + timedelta(hours=2))],
+                               NOW + timedelta(hours=2)) == []  # nothing was open: nothing to look at
 
 
 def test_audit_policies_raise_info_and_errors_raise_warnings(store):
