@@ -15,6 +15,7 @@ when the schema is current).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +34,10 @@ from controller.store.connecting import WRITE_OPTIONS, create_store_engine, safe
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-WRITER_WAIT = 30.0
-"""Seconds a thread waits for its turn to write to SQLite before the store reports itself unavailable."""
+WRITER_WAIT = 10.0
+"""Seconds a thread waits for its turn to write to SQLite before the store reports itself unavailable:
+well below an agent's 30 s HTTP timeout, so a request that cannot write answers 503 (the agent retries)
+instead of the agent giving up on an answer that may still come."""
 
 # Any constant works; it only has to be the same for every replica running migrations.
 _MIGRATION_LOCK = 0x466C_6565_7477
@@ -76,6 +79,14 @@ class Store:
         # requests a holder slowed by dozens of runnable threads kept the lock past the busy timeout
         # (503s). Re-entrant, so a nested write still reaches SQLite as before.
         self._writer = threading.RLock() if self.dialect == "sqlite" else None
+        # Ordinary writers pass one at a time through a gate before queueing for the lock, and the
+        # one past it yields while a priority writer (the ticket worker) waits: that one waits for
+        # the transaction running, not for every request thread of a storm (the lock is not fair:
+        # with 40 request threads queued the worker got about one turn in 40 and fell seconds behind).
+        self._gate = threading.Lock()
+        self._priority = threading.Condition(threading.Lock())
+        self._priority_waiting = 0
+        self._held = threading.local()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, sqlite_busy_timeout: float = 5.0) -> Store:
@@ -96,20 +107,61 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction, committed when the block ends without an exception."""
+    def write(self, *, priority: bool = False) -> Iterator[Session]:
+        """A write transaction, committed when the block ends without an exception.
+
+        ``priority``: on SQLite, take the next write turn ahead of the queue of ordinary writers
+        (for short transactions that others wait on, like the ticket worker's batches)."""
         if self._writer is None:
             with store_errors(self.url), self.write_sessions() as session, session.begin():
                 yield session
             return
-        if not self._writer.acquire(timeout=WRITER_WAIT):
+        if not self._take_turn(priority):
             raise StoreUnavailable(f"database {safe_url(self.url)} is busy: no write turn within {WRITER_WAIT:.0f} s",
                                    hint="the controller is overloaded; the request can be retried")
+        self._held.depth = self._depth() + 1
         try:
             with store_errors(self.url), self.write_sessions() as session, session.begin():
                 yield session
         finally:
+            self._held.depth -= 1
             self._writer.release()
+
+    def _depth(self) -> int:
+        """How many write transactions this thread holds the turn for (nested writes)."""
+        depth: int = getattr(self._held, "depth", 0)
+        return depth
+
+    def _take_turn(self, priority: bool) -> bool:
+        assert self._writer is not None
+        if self._depth() > 0:  # a nested write: this thread has the turn already
+            return self._writer.acquire(timeout=WRITER_WAIT)
+        deadline = time.monotonic() + WRITER_WAIT
+        if priority:
+            with self._priority:
+                self._priority_waiting += 1
+            try:
+                return self._writer.acquire(timeout=WRITER_WAIT)
+            finally:
+                with self._priority:
+                    self._priority_waiting -= 1
+                    self._priority.notify_all()
+        if not self._gate.acquire(timeout=WRITER_WAIT):
+            return False
+        try:
+            while True:  # past the gate: the next turn is ours unless a priority writer waits for it
+                with self._priority:
+                    if not self._priority.wait_for(lambda: self._priority_waiting == 0,
+                                                   timeout=max(0.0, deadline - time.monotonic())):
+                        return False
+                if not self._writer.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    return False
+                with self._priority:
+                    if self._priority_waiting == 0:
+                        return True
+                self._writer.release()
+        finally:
+            self._gate.release()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -299,7 +299,7 @@ class TicketWorker:
         if not any(isinstance(match, RuleMatch) for *_rest, match in matched):
             return [NoRule() for _ in matched]
         ruled = [(row, match) for _k, row, _a, _d, match in matched if isinstance(match, RuleMatch)]
-        with self.store.write() as session:
+        with self.store.write(priority=True) as session:
             batch = _Batch(tickets=_open_tickets(session, {(row.client, match.dedup_key) for row, match in ruled}),
                            history=_histories(session, {row.key for row, _match in ruled}, now))
             decisions: list[Decision] = []
