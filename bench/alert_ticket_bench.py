@@ -1,7 +1,7 @@
 """Alert -> ticket latency through the real controller, steady and in a storm, on SQLite and PostgreSQL.
 
 Run: ``python bench/alert_ticket_bench.py [--agents 200] [--steady-seconds 60] [--storm 10000]
-[--storm-seconds 60] [--quick] [--pg URL] [--db URL]`` (with FLEETWARD_TEST_PG set, or ``--pg``, a
+[--storm-seconds 60] [--quick] [--pg URL] [--db URL] [--profile FILE]`` (with FLEETWARD_TEST_PG set, or ``--pg``, a
 scratch PostgreSQL database is added beside SQLite).
 
 Per database: the real controller (``controller.serving.Controller``: API, reconcile loop, ticket
@@ -20,7 +20,8 @@ answers are slow). Two scenarios:
   (no ticket).
 
 Latency of an alert = from the moment its POST's response arrived to the moment its effect (the
-ticket row, the "raised again" note, the resolution note) is visible in the database. A reader in
+ticket row, the "raised again" note, the resolution note) is visible in the database; "sent->visible"
+counts from the moment the POST was sent instead (the agent's report), so it includes the POST's wait. A reader in
 this process polls the tables for new rows every 20 ms (one indexed query per table, no probe in
 the worker), so the figure is rounded up to that. Beside it, the worker's own stamps
 (``created_at`` / the note's ``at``) against the same clock. Then exactly-once: every critical key
@@ -47,6 +48,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 import httpx
 from sqlalchemy import select
@@ -101,7 +103,7 @@ def fleet_repo(folder: Path) -> tuple[Path, str]:
 
 # -- the controller (run in a child process) ---------------------------------------------------
 
-def serve(repo: str, db_url: str, data_dir: str, port: int) -> None:
+def serve(repo: str, db_url: str, data_dir: str, port: int, profile: str | None = None) -> None:
     from controller.serving import BackgroundController, Controller
     from controller.settings import ControllerSettings
 
@@ -109,8 +111,64 @@ def serve(repo: str, db_url: str, data_dir: str, port: int) -> None:
                                   fetch_interval=1.0)
     background = BackgroundController(Controller(settings))
     background.start()
+    sampler = Sampler() if profile else None
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    if sampler is not None and profile:
+        sampler.write(Path(profile))
     background.stop()
+
+
+IDLE = {"wait", "select", "sleep", "accept", "poll", "_worker", "get", "sigwait", "run_forever"}
+
+
+class Sampler:
+    """Where the controller's threads spend their time: every thread's stack sampled every 10 ms
+    (``--profile FILE``). Written as counts of inclusive samples per function and thread kind, the
+    thread's own frames only (a cProfile of one thread would miss the others: the API's request
+    threads, the ticket worker's pass, the event loop)."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every = every
+        self.samples: Counter[tuple[str, str]] = Counter()
+        self.leaves: Counter[tuple[str, str]] = Counter()
+        self.threads: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sampler")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            frames = sys._current_frames()
+            names = {thread.ident: thread.name for thread in threading.enumerate()}
+            for ident, top in frames.items():
+                name = names.get(ident, "?")
+                if name == "sampler":
+                    continue
+                kind = re.sub(r"[-_ ]?\d+.*$", "", name) or name
+                stack: list[str] = []
+                frame: FrameType | None = top
+                while frame is not None:
+                    code = frame.f_code
+                    stack.append(f"{code.co_filename.split('site-packages/')[-1]}:{code.co_name}")
+                    frame = frame.f_back
+                if stack[0].rsplit(":", 1)[-1] in IDLE:
+                    continue  # a thread waiting for work, not working
+                self.threads[kind] += 1
+                self.leaves[(kind, stack[0])] += 1
+                for place in set(stack):
+                    self.samples[(kind, place)] += 1
+
+    def write(self, path: Path) -> None:
+        self._stop.set()
+        self._thread.join()
+        lines = [f"{count:7d} {kind}" for kind, count in self.threads.most_common()]
+        lines.append("")
+        for kind, _total in self.threads.most_common(6):
+            lines.append(f"== {kind}: inclusive")
+            lines += [f"{count:7d} {place}" for (k, place), count in self.samples.most_common() if k == kind][:60]
+            lines.append(f"== {kind}: leaves")
+            lines += [f"{count:7d} {place}" for (k, place), count in self.leaves.most_common() if k == kind][:25]
+        path.write_text("\n".join(lines) + "\n")
 
 
 @dataclass
@@ -119,10 +177,11 @@ class Controller:
     process: subprocess.Popen[bytes]
 
 
-def start_controller(repo: Path, db_url: str, data_dir: Path) -> Controller:
+def start_controller(repo: Path, db_url: str, data_dir: Path, profile: str | None = None) -> Controller:
     port = free_port()
     process = subprocess.Popen([sys.executable, str(HERE), "--serve", str(repo), "--db", db_url,
-                                "--data-dir", str(data_dir), "--port", str(port)])
+                                "--data-dir", str(data_dir), "--port", str(port),
+                                *(["--profile", profile] if profile else [])])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -309,6 +368,8 @@ class Watcher:
 @dataclass
 class Outcome:
     visible: list[float]
+    sent: list[float]
+    """From the POST being sent (the agent's report) to the effect visible: the POST's wait included."""
     stamped: list[float]
     problems: list[str]
     failed_requests: int
@@ -338,6 +399,7 @@ def check(sent: list[Sent], seen: Seen, agent_ids: list[str]) -> Outcome:
         elif (cleared := CLEARED.search(text)) is not None:
             effects.setdefault(("resolve", cleared.group(1)), []).append((at, first_seen))
     visible: list[float] = []
+    since_sent: list[float] = []
     stamped: list[float] = []
     coalesced = 0
     wanted = [(item, f"agent:{agent_ids[item.send.agent]}:{item.send.monitor}:{item.send.subject}")
@@ -355,6 +417,7 @@ def check(sent: list[Sent], seen: Seen, agent_ids: list[str]) -> Outcome:
         found[index] = bool(matches)
         if matches:
             visible.append(matches[0][1] - item.answered_at)
+            since_sent.append(matches[0][1] - item.posted_at)
             stamped.append(matches[0][0].timestamp() - item.answered_at)
     for index, (item, key) in enumerate(wanted):
         if found.get(index, True):
@@ -366,7 +429,7 @@ def check(sent: list[Sent], seen: Seen, agent_ids: list[str]) -> Outcome:
             problems.append(f"nothing for {item.send.expect} of {key} {item.send.message!r}")
     opened = {key for item, key in wanted if item.send.expect == "open"}
     problems += [f"a ticket nobody asked for: {key}" for key in sorted(set(keys) - opened)[:20]]
-    return Outcome(visible, stamped, problems, sum(1 for item in sent if item.status != 200), coalesced)
+    return Outcome(visible, since_sent, stamped, problems, sum(1 for item in sent if item.status != 200), coalesced)
 
 
 def percentiles(values: list[float]) -> str:
@@ -404,6 +467,7 @@ def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent
     print(f"    POST     {percentiles([item.answered_at - item.posted_at for item in sent])}")
     print(f"    visible  {percentiles(outcome.visible)}   ({len(outcome.visible)} effects)")
     print(f"    stamped  {percentiles(outcome.stamped)}")
+    print(f"    sent->visible {percentiles(outcome.sent)}   (from the POST being sent)")
     print(f"    exactly-once: {'ok' if not outcome.problems else f'{len(outcome.problems)} problems'}, "
           f"failed requests {outcome.failed_requests}, changes coalesced into a later one {outcome.coalesced}")
     for problem in outcome.problems[:10]:
@@ -448,7 +512,8 @@ def bench(db_url: str, args: argparse.Namespace) -> bool:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as folder:
         repo, sha = fleet_repo(Path(folder))
-        controller = start_controller(repo, db_url, Path(folder) / "controller")
+        profile = f"{args.profile}.{db_url.split(':', 1)[0]}" if args.profile else None
+        controller = start_controller(repo, db_url, Path(folder) / "controller", profile)
         try:
             wait_applied(controller.url, db_url, sha)
             credentials, agent_ids = enrol(controller.url, db_url, args.agents)
@@ -474,13 +539,14 @@ def main() -> None:
                         help="a smoke run: 20 agents, 5 s steady, 500 alerts in 5 s")
     parser.add_argument("--db", action="append", default=[], help="database URL(s) instead of scratch ones")
     parser.add_argument("--pg", default="", help="a PostgreSQL server URL to create a scratch database on")
+    parser.add_argument("--profile", help="sample the controller's threads every 10 ms; write FILE.<database>")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-        serve(args.serve, args.db[0], args.data_dir, args.port)
+        serve(args.serve, args.db[0], args.data_dir, args.port, args.profile)
         return
     if args.quick:
         args.agents, args.steady_seconds, args.storm, args.storm_seconds = 20, 5.0, 500, 5.0
