@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import bindparam, exc, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from controller.errors import Conflict, NotFound
@@ -132,7 +133,10 @@ _COLUMNS = [column for column in service_requests.c if column.name != "open_key"
 
 # The ticket worker's statements, built once: building a statement and its cache key costs
 # ~0.1 ms each time, as much as running it on SQLite, and a storm runs them thousands of times.
-_INSERT_TICKET = insert(service_requests).returning(*_COLUMNS)
+# Losing the race for a key is "no row returned", not an error: no savepoint (two round trips a
+# ticket on PostgreSQL, where an error would abort the caller's whole transaction).
+_INSERT_TICKET = {"postgresql": postgresql.insert(service_requests).on_conflict_do_nothing().returning(*_COLUMNS),
+                  "sqlite": sqlite.insert(service_requests).on_conflict_do_nothing().returning(*_COLUMNS)}
 _INSERT_NOTE = insert(service_request_notes).returning(service_request_notes.c.id)
 _TOUCH = (update(service_requests)
           .where(service_requests.c.id == bindparam("ticket_id"), service_requests.c.client == bindparam("of_client"))
@@ -150,33 +154,27 @@ def open_service_request(store: Store, new: NewServiceRequest, now: datetime) ->
 def open_service_request_in(session: Session, new: NewServiceRequest, now: datetime, *,
                             none_open: bool = False) -> tuple[ServiceRequestRow, bool]:
     """:func:`open_service_request` inside the caller's write transaction (the ticket worker opens a
-    pass's tickets in one transaction). On PostgreSQL the insert runs in a savepoint, so losing the
-    race for the key to another writer does not abort the caller's transaction.
+    pass's tickets in one transaction). Losing the race for the key to another writer (the insert
+    conflicts on the unique open key and does nothing) adds to their ticket instead and does not
+    abort the caller's transaction.
 
     ``none_open``: the caller read in this transaction that no ticket with the key is open, so the
     first try skips that read (the unique key still catches another controller's ticket)."""
+    insert_ticket = _INSERT_TICKET[session.get_bind().dialect.name]
     for attempt in range(3):
         existing = None if none_open and attempt == 0 else _open_with_key(session, new.client, new.dedup_key)
         if existing is not None:
             _note(session, existing, new.created_by, f"Repeated: {new.title}", now)
             link_alert_in(session, new.source_alert_id, existing.id)
             return existing, False
-        values = {
+        opened = session.execute(insert_ticket, {
             "client": new.client, "agent_id": new.agent_id, "source_alert_id": new.source_alert_id,
             "dedup_key": new.dedup_key[:500], "open_key": new.dedup_key[:500], "title": new.title[:250],
             "body": new.body[:MAX_NOTE], "state": "new", "priority": new.priority, "board": new.board,
             "assignee": new.assignee, "rule": new.rule, "created_by": new.created_by[:253],
             "render_error": new.render_error, "connector": new.connector, "created_at": now,
-            "updated_at": now, "acknowledged_at": None, "resolved_at": None}
-        try:
-            if session.get_bind().dialect.name == "sqlite":
-                # A failed statement does not abort a SQLite transaction, so no savepoint is needed
-                # (it costs two statements a ticket).
-                opened = session.execute(_INSERT_TICKET, values).mappings().one()
-            else:
-                with session.begin_nested():
-                    opened = session.execute(_INSERT_TICKET, values).mappings().one()
-        except exc.IntegrityError:
+            "updated_at": now, "acknowledged_at": None, "resolved_at": None}).mappings().first()
+        if opened is None:
             continue  # another writer opened the same key a moment ago: read theirs on the next try
         ticket = ServiceRequestRow.model_validate(dict(opened))
         link_alert_in(session, new.source_alert_id, ticket.id)
