@@ -469,7 +469,9 @@ def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent
     print(f"    stamped  {percentiles(outcome.stamped)}")
     print(f"    sent->visible {percentiles(outcome.sent)}   (from the POST being sent)")
     print(f"    exactly-once: {'ok' if not outcome.problems else f'{len(outcome.problems)} problems'}, "
-          f"failed requests {outcome.failed_requests}, changes coalesced into a later one {outcome.coalesced}")
+          f"failed requests {outcome.failed_requests} "
+          f"{dict(Counter(item.status for item in sent if item.status != 200)) or ''} (status 0: no answer), "
+          f"changes coalesced into a later one {outcome.coalesced}")
     for problem in outcome.problems[:10]:
         print(f"      {problem}")
     return not outcome.problems and not outcome.failed_requests
