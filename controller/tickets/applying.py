@@ -172,16 +172,16 @@ class TicketWorker:
             events = self._events(now, full)
             report.events = len(events)
             for start in range(0, len(events), BATCH_SIZE):
-                matched = self._match(events[start:start + BATCH_SIZE], state, rules)
                 done = 0
-                while done < len(matched):
-                    try:
+                try:
+                    matched = self._match(events[start:start + BATCH_SIZE], state, rules)
+                    while done < len(matched):
                         decided = self._write(matched[done:], state, now)
-                    except Exception:
-                        self._retry_later(events[start + done:], now)
-                        raise
-                    report.decisions.extend(decided)
-                    done += len(decided)
+                        report.decisions.extend(decided)
+                        done += len(decided)
+                except Exception:
+                    self._retry_later(events[start + done:], now)  # the rest, this batch's and later ones
+                    raise
             with self._pending_lock:
                 if self._pending:
                     self._wake.set()  # more than one pass's worth arrived: go on at once
