@@ -6,8 +6,8 @@ The worker's periodic pass reads the alerts changed since its last scan (``updat
 10,000 alerts made a full scan per pass and per resolve. The open-ticket lookup needs no new
 index: it asks by (client, open_key), the unique constraint's index.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-27
 
 Frozen: describes the schema as of this revision; must not import the models.
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
