@@ -2,8 +2,9 @@
 
 * :mod:`agent.policies.checks` - ``evaluate(check, host)`` for every check type of
   :mod:`schemas.checks`, per OS, through a small :class:`~agent.policies.checks.host.Host` facade;
-* scripts (check scripts and remediation) run through :mod:`agent.scripting`.
-
-The schedule/event loop and the policy bundles that bring checks and scripts to the agent come
-later; this package is the library they will call.
+* scripts (check scripts and remediation) run through :mod:`agent.scripting`;
+* :mod:`agent.policies.bundles` - fetching and verifying the signed policy bundle;
+* :mod:`agent.policies.engine` - when each policy runs (interval or cron on the agent's clock, and
+  the triggers it names), enforce-mode remediation and re-check;
+* :mod:`agent.policies.outbox` - results kept on disk until the controller has them.
 """
