@@ -74,8 +74,9 @@ class DemoResult:
     """Compliance with ACME's server baseline in audit mode (one check failing) and after enforce
     mode remediated it."""
     rollout: list[str] = field(default_factory=list)
-    """The staged rollout: a good version's three waves, a bad version's halt and its alert, the
-    rollback, and each device's version at the end."""
+    """The staged rollout: a good version's three waves; the next version on its canary, the tampered
+    build wave 2 refuses, the halt and its alert; the rollback's job and each device's version at the
+    end, from the API and from its disk."""
 
 
 def _rewrite_artifact_urls(base_url: str) -> Callable[[Path], None]:

@@ -82,26 +82,53 @@ def test_demo_converges_and_reports(tmp_path):
     assert any("acme.server-baseline non_compliant bundle" in line for line in lines)
 
     # Staged rollout: 1.0.0 reaches one canary, then a second device, then the third, each in its own
-    # wave; 1.1.0's canary refuses the broken archive, the rollout halts with a critical alert, and
-    # the rollback leaves every device on 1.0.0.
+    # wave. 1.1.0's canary installs it; then the artifact server swaps in a tampered 1.1.0 build of the
+    # same size, wave 2's agent refuses it on the pinned SHA-256, the rollout halts with a critical
+    # alert, and the rollback's job returns the canary from 1.1.0 to 1.0.0: every device ends on 1.0.0.
     waves = [re.fullmatch(r"  wave (\d) of 3(?: \(canary\))?: (\S+)", line) for line in lines]
     started = [(found[1], found[2]) for found in waves if found]
-    assert [wave for wave, _ in started] == ["1", "2", "3", "1"], lines
+    assert [wave for wave, _ in started] == ["1", "2", "3", "1", "2"], lines
     assert sorted(name for _, name in started[:3]) == ["acme-srv-01", "acme-ws-01", "globex-srv-01"]
-    canary = started[3][1]
-    assert started[0][1] == canary  # the same device leads both rollouts: waves are stable per device
+    canary, second, third = (name for _, name in started[:3])
+    assert [name for _, name in started[3:]] == [canary, second]  # waves are stable per device
     assert sum("install northwind-probe 1.0.0 -> succeeded" in line for line in lines) == 3, lines
-    assert any(f"{canary}: upgrade northwind-probe 1.1.0 -> failed" in line and "has a '..' component" in line
-               for line in lines), lines
-    good, bad, halt_alert, rollback, *final = result.rollout
+    canary_up = lines.index(f"    {canary}: upgrade northwind-probe 1.1.0 -> succeeded")
+    swap_said = next(index for index, line in enumerate(lines) if line.startswith("Mirror swap: "))
+    refused = next(index for index, line in enumerate(lines)
+                   if line.startswith(f"    {second}: upgrade northwind-probe 1.1.0 -> failed ("))
+    assert canary_up < swap_said < refused, lines
+    assert "sha256 mismatch" in lines[refused], lines[refused]
+    assert not any(f"{third}: upgrade northwind-probe 1.1.0" in line for line in lines), lines
+    rollback_ran = lines.index(f"    {canary}: upgrade northwind-probe 1.0.0 -> succeeded")
+    assert rollback_ran > refused, lines
+
+    good, canary_done, swap, wave2, bad, halt_alert, rollback_job, rollback, *final = result.rollout
     assert good == ("1.0.0: wave 1 1 device 1 converged, wave 2 1 device 1 converged, "
                     "wave 3 1 device 1 converged; rollout completed"), good
-    assert bad.startswith("1.1.0: halted in wave 1: 1 of 1 devices failed"), bad
+    assert canary_done == f"1.1.0: canary {canary} succeeded: on disk: 1.1.0 (its probe says 1.1.0)", canary_done
+    swapped = re.fullmatch(r"Mirror swap: http://127\.0\.0\.1:\d+/northwind-probe-1\.1\.0\.tar now serves a "
+                           r"tampered build, same size \(\d+ bytes\), sha256 ([0-9a-f]{12})\.\.\.; "
+                           r"the reviewed YAML pins ([0-9a-f]{12})\.\.\.", swap)
+    assert swapped and swapped[1] != swapped[2], swap
+    mismatch = re.fullmatch(rf"1\.1\.0: wave 2 {second} failed: job \S+ failed: http://127\.0\.0\.1:\d+/"
+                            r"northwind-probe-1\.1\.0\.tar: sha256 mismatch: got ([0-9a-f]{64}), the package pins "
+                            r"([0-9a-f]{64}) .*; on disk: 1\.0\.0 \(its probe says 1\.0\.0\)", wave2)
+    assert mismatch, wave2
+    assert mismatch[1].startswith(swapped[1]) and mismatch[2].startswith(swapped[2]), (wave2, swap)
+    assert bad == ("1.1.0: halted in wave 2: 1 of 2 devices failed in waves 1-2 "
+                   "(more than the 10% failure threshold)"), bad
     assert re.fullmatch(r"Alert #\d+ \[critical\] controller.rollout-halted: rollout of probe-on-linux halted "
-                        r"in wave 1: .+", halt_alert), halt_alert
-    assert rollback.startswith(f"Rollback: {canary} back on 1.0.0; rolled back at "), rollback
+                        r"in wave 2: 1 of 2 devices failed .+", halt_alert), halt_alert
+    assert re.fullmatch(rf"Rollback job \S+ on {canary} \(action upgrade\): northwind-probe 1\.1\.0 -> 1\.0\.0, "
+                        r"succeeded", rollback_job), rollback_job
+    assert rollback.startswith(f"Rollback: {', '.join(sorted((canary, second)))} back on 1.0.0; rolled back at "), (
+        rollback)
     wave_of = {name: wave for wave, name in started[:3]}
     assert sorted(final) == sorted(
-        f"{name} (wave {wave}): northwind-probe 1.0.0, " + ("rolled-back" if name == canary else "halted")
+        f"{name} (wave {wave}): northwind-probe 1.0.0, "
+        + ("halted" if name == third else "rolled-back") + "; on disk: 1.0.0 (its probe says 1.0.0)"
         for name, wave in wave_of.items()), final
-    assert any(alert.startswith("[critical] msp: rollout of probe-on-linux halted") for alert in result.alerts)
+    probe = tmp_path / "demo" / "agents" / canary / "software" / "northwind-probe" / "1.0.0" / "bin" / "northwind-probe"
+    assert 'echo "northwind-probe 1.0.0:' in probe.read_text()  # read here, not only through the demo's lines
+    assert any(alert.startswith("[critical] msp: rollout of probe-on-linux halted in wave 2")
+               for alert in result.alerts), result.alerts
