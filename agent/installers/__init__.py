@@ -7,6 +7,8 @@
     windows      msi, exe, msix, winget, choco command lines (pure)
     macos        pkg, dmg, brew command lines (pure)
     linux        deb, apt, rpm, dnf command lines (pure)
+    debrelations Debian versions and Depends relations: is a dependency provably met? (pure)
+    debtool      dpkg -i for a local .deb whose dependencies are met, else apt-get (asks dpkg)
     inline       inline scripts (pre/post install, detection, the script type) as command lines
     commands     which steps an install or uninstall runs, for any type
     detecting    detection rules in precedence order, with the OS probes behind them
