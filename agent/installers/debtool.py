@@ -45,17 +45,22 @@ def _apt(why: str) -> DebTool:
 
 
 def parse_control_fields(text: str) -> dict[str, str]:
-    """``dpkg-deb -f`` output for several fields: ``Name: value`` lines, continuations indented."""
+    """``dpkg-deb -f`` output for several fields: ``Name: value`` lines, continuations indented.
+
+    Only the fields asked for are expected: anything else (a warning dpkg-deb printed about the
+    control file, say) means the .deb is not one to take a shortcut with.
+    """
     fields: dict[str, str] = {}
     current = ""
     for line in text.splitlines():
         if line[:1] in (" ", "\t") and current:
             fields[current] += " " + line.strip()
-        elif ":" in line:
-            current, _, value = line.partition(":")
-            fields[current] = value.strip()
-        elif line.strip():
-            raise UnknownRelation(f"unexpected line in the control fields: {line!r}")
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or name not in FIELDS:
+            raise UnknownRelation(f"unexpected output from dpkg-deb: {line[:200]!r}")
+        current = name
+        fields[current] = value.strip()
     return fields
 
 

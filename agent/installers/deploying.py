@@ -32,6 +32,7 @@ from agent.downloading import ArtifactPin
 from agent.errors import AgentError, JobRefused
 from agent.installers.caching import DownloadCache
 from agent.installers.commands import expected_version, install_steps, uninstall_steps
+from agent.installers.debtool import DebTool, choose_deb_tool
 from agent.installers.detecting import Detection, DetectionError, Probes, Rule, default_rules, detect
 from agent.installers.exitcodes import RETRY_AFTER_SECONDS, Verdict, classify
 from agent.installers.inline import script_step, write_script
@@ -44,7 +45,7 @@ from agent.receipts import Receipt, Receipts
 from agent.urls import redact_url
 from schemas.detection import InlineScript
 from schemas.jobs import JobSpec
-from schemas.packages import NativeInstaller, ScriptInstaller
+from schemas.packages import DebInstaller, NativeInstaller, ScriptInstaller
 
 Clock = Callable[[], datetime]
 SUFFIX = {"msi": ".msi", "exe": ".exe", "msix": ".msix", "pkg": ".pkg", "dmg": ".dmg", "deb": ".deb", "rpm": ".rpm"}
@@ -116,7 +117,7 @@ class NativePackages:
         keep = previous.sha256 if previous is not None and previous.version != spec.package.version else None
         artifact = self._fetch(installer, output, progress, keep=keep)
         context = Context(version=version, artifact=artifact, work_dir=work, console_user=self.facts.console_user,
-                          brew=self.facts.brew, use_apt=self.facts.use_apt)
+                          brew=self.facts.brew, use_apt=self._use_apt(installer, artifact, output))
         progress("installing", None)
         try:
             if installer.pre_install is not None:
@@ -171,6 +172,19 @@ class NativePackages:
 
     # -- steps ---------------------------------------------------------------------------------
 
+    def _use_apt(self, installer: NativeInstaller, artifact: Path | None, output: OutputLog) -> bool:
+        """Whether a local .deb goes through apt-get: only when apt-get is here and dpkg -i is not proven enough.
+
+        ``silentArgs`` were written for the tool the Package expected (apt-get where it exists), so a
+        .deb that has them keeps apt-get.
+        """
+        if not (self.facts.use_apt and isinstance(installer, DebInstaller) and artifact is not None):
+            return self.facts.use_apt
+        tool = DebTool(True, "the installer has silentArgs (written for apt-get)") if installer.silent_args \
+            else choose_deb_tool(artifact, self.runner)
+        output.add(tool.describe())
+        return tool.use_apt
+
     def _detect(self, rules: list[Rule], version: str, output: OutputLog, when: str) -> Detection:
         try:
             found = detect(rules, self.probes, version)
@@ -198,7 +212,7 @@ class NativePackages:
         output.add(f"rolling back to {previous.version} from the cached artifact {path.name}")
         old_version = expected_version(installer, previous.version)
         context = Context(version=old_version, artifact=path, work_dir=work, console_user=self.facts.console_user,
-                          brew=self.facts.brew, use_apt=self.facts.use_apt)
+                          brew=self.facts.brew, use_apt=self._use_apt(installer, path, output))
         # The package database says what is installed; the new version's own detection rules may be
         # the very thing that failed, so they decide only for types without a database.
         rules = default_rules(installer) or list(installer.detection)

@@ -42,6 +42,9 @@ CASES: dict[str, tuple[dict[str, Any], Context]] = {
                     work_dir=PurePosixPath("/var/fw/job"))),
     "brew": ({"os": "macos", "type": "brew", "packageId": "firefox", "cask": True, "detection": DETECT}, MAC),
     "deb": ({"os": "linux", "type": "deb", "url": "https://x/a.deb", **PIN, "packageName": "hello"}, LINUX),
+    "deb-dpkg": ({"os": "linux", "type": "deb", "url": "https://x/a.deb", **PIN, "packageName": "hello"},
+                 Context(version="1.2.3", artifact=PurePosixPath("/var/fw/cache/a.deb"),
+                         work_dir=PurePosixPath("/var/fw/job"), use_apt=False)),
     "apt": ({"os": "linux", "type": "apt", "packageId": "curl", "packageVersion": "7.88.1-10+deb12u5"}, LINUX),
     "rpm": ({"os": "linux", "type": "rpm", "url": "https://x/a.rpm", **PIN, "packageName": "hello"},
             Context(version="1.2.3", artifact=PurePosixPath("/var/fw/cache/a.rpm"))),
@@ -55,7 +58,7 @@ def test_command_lines_match_the_recorded_fixture(kind: str, action: str) -> Non
     data, context = CASES[kind]
     installer = parse_installer(data)
     context = Context(version=expected_version(installer, "1.2.3"), artifact=context.artifact,  # type: ignore[arg-type]
-                      work_dir=context.work_dir, console_user=context.console_user)
+                      work_dir=context.work_dir, console_user=context.console_user, use_apt=context.use_apt)
     build = install_steps if action == "install" else uninstall_steps
     steps = build(installer, context)  # type: ignore[arg-type]
     assert [list(step.argv) for step in steps] == FIXTURE[f"{kind}-{action}"]

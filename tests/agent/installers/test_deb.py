@@ -22,7 +22,7 @@ from tests.agent.servers import ArtifactServer
 pytestmark = [needs_root_dpkg, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("use_apt", [pytest.param(False, id="dpkg"), pytest.param(True, id="apt-get")])
+@pytest.mark.parametrize("use_apt", [pytest.param(False, id="dpkg-only"), pytest.param(True, id="apt-get-present")])
 def test_install_upgrade_uninstall_a_real_deb(data_dir: DataDir, debs: Path, artifact_server: ArtifactServer,
                                               use_apt: bool) -> None:
     native = make_native(data_dir, use_apt=use_apt)
@@ -37,6 +37,9 @@ def test_install_upgrade_uninstall_a_real_deb(data_dir: DataDir, debs: Path, art
     assert "detect before: packageDb: dpkg fleetward-test-hello: not installed" in installed.output
     assert "detect after: packageDb: dpkg fleetward-test-hello: version 1.0" in installed.output
     assert installed.managed is not None and installed.managed.version == "1.0"
+    # With apt-get present, a .deb without dependencies still goes through dpkg -i (test_deb_tool.py).
+    assert ("installing with dpkg -i: the .deb has no dependencies" in installed.output) is use_apt
+    assert "$ apt-get install" not in installed.output
 
     again = native.execute(native_spec(deb_installer(url1, v1), seq=2, version="1.0"))
     assert (again.status, again.message) == ("succeeded", "already installed")

@@ -155,6 +155,8 @@ def test_control_fields_and_query_output_are_read() -> None:
     assert fields == {"Package": "hello", "Architecture": "all", "Depends": "libc6 (>= 2.34), dpkg"}
     with pytest.raises(UnknownRelation):
         parse_control_fields("Package: hello\ngarbage\n")
+    with pytest.raises(UnknownRelation, match="unexpected output from dpkg-deb"):
+        parse_control_fields("Package: hello\ndpkg-deb: warning: parsing file 'control'\n '>' is obsolete\n")
     query = parse_query("dpkg\tamd64\tforeign\t1.21.22\tinstall ok installed\n"
                         "dpkg-query: no packages found matching nosuch\n"
                         "libc6\tamd64\tsame\t2.36-9\tinstall ok installed\n"

@@ -16,9 +16,9 @@ pytestmark = [needs_root_dpkg, pytest.mark.slow]
 FAILING_POST_INSTALL = {"postInstall": {"shell": "sh", "text": "echo 'smoke test failed' >&2; exit 3"}}
 
 
-def install_v1_then_fail_v2(data_dir: DataDir, debs: Path, server: ArtifactServer,
-                            v2_extra: dict[str, object]) -> tuple[list[tuple[str, int | None]], object]:
-    native = make_native(data_dir)
+def install_v1_then_fail_v2(data_dir: DataDir, debs: Path, server: ArtifactServer, v2_extra: dict[str, object],
+                            *, use_apt: bool = False) -> tuple[list[tuple[str, int | None]], object]:
+    native = make_native(data_dir, use_apt=use_apt)
     v1, v2 = build_deb(debs, "1.0"), build_deb(debs, "2.0")
     url1 = server.add("hello_1.0_all.deb", v1.path.read_bytes())
     url2 = server.add("hello_2.0_all.deb", v2.path.read_bytes())
@@ -31,9 +31,10 @@ def install_v1_then_fail_v2(data_dir: DataDir, debs: Path, server: ArtifactServe
     return phases, failed
 
 
+@pytest.mark.parametrize("use_apt", [pytest.param(False, id="dpkg-only"), pytest.param(True, id="apt-get-present")])
 def test_a_failed_post_install_restores_the_previous_version(data_dir: DataDir, debs: Path,
-                                                              artifact_server: ArtifactServer) -> None:
-    phases, failed = install_v1_then_fail_v2(data_dir, debs, artifact_server, FAILING_POST_INSTALL)
+                                                              artifact_server: ArtifactServer, use_apt: bool) -> None:
+    phases, failed = install_v1_then_fail_v2(data_dir, debs, artifact_server, FAILING_POST_INSTALL, use_apt=use_apt)
     assert failed.status == "failed"  # type: ignore[attr-defined]
     assert failed.rolled_back_to == "1.0"  # type: ignore[attr-defined]
     assert failed.message == "upgrade failed; rolled back to 1.0"  # type: ignore[attr-defined]
