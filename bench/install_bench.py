@@ -12,8 +12,11 @@ loopback HTTP server. Each round runs, in turn and in an order that rotates ever
 * the same with a warm cache: the artifact is already in the download cache (re-hashed before use,
   as the agent always does), nothing is downloaded;
 * the agent's path as built on this machine by ``build_packages``: on Debian with ``apt-get``
-  present it installs a .deb with ``apt-get install <file>`` (dependencies resolved), not
-  ``dpkg -i``; cold cache.
+  present it installs a .deb with ``dpkg -i`` when its dependencies are provably installed
+  (``agent/installers/debtool.py``: ``dpkg-deb -f``, one ``dpkg-query``, ``dpkg --print-architecture``)
+  and with ``apt-get install <file>`` otherwise; cold cache, three .debs: no dependencies, installed
+  dependencies (``Depends: dpkg (>= 1.0), libc6 | ...``) and a virtual dependency (``Depends: awk``,
+  which only apt-get resolves); plain ``dpkg -i`` of the second .deb is timed too.
 
 Between runs the package is purged and the receipt removed (not timed). Medians of N rounds.
 Needs root, dpkg-deb and dpkg (CI and the sandbox run as root on Debian).
@@ -87,16 +90,20 @@ class Signer:
                          signature=base64.b64encode(signature).decode())
 
 
-def build_deb(folder: Path) -> Path:
-    root = folder / f"{PACKAGE}-1.0"
+DEPENDS = "Depends: dpkg (>= 1.0), libc6 | fleetward-bench-no-such-package\n"
+VIRTUAL = "Depends: awk\n"
+
+
+def build_deb(folder: Path, control: str = "", tag: str = "") -> Path:
+    root = folder / f"{PACKAGE}-1.0{tag}"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         f"Package: {PACKAGE}\nVersion: 1.0\nArchitecture: all\nMaintainer: Fleetward bench <b@example.com>\n"
-        "Description: Fleetward install benchmark package\n a tiny package the install bench installs\n")
+        f"{control}Description: Fleetward install benchmark package\n a tiny package the install bench installs\n")
     target = root / HELLO.relative_to("/")
     target.parent.mkdir(parents=True)
     target.write_text("hello 1.0\n")
-    out = folder / f"{PACKAGE}_1.0_all.deb"
+    out = folder / f"{PACKAGE}_1.0{tag}_all.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(out)], check=True,
                    capture_output=True)
     return out
@@ -135,6 +142,7 @@ class AgentPath:
                                           "packageName": PACKAGE})
         self.signer = signer
         self.seq = 0
+        self.tool = ""
 
     def job(self) -> SignedJob:
         self.seq += 1
@@ -149,6 +157,8 @@ class AgentPath:
         result = self.runner.handle(job)
         if result.result != "succeeded":
             raise SystemExit(f"the agent's install failed: {result.reason or result.message}")
+        output = self.sink.events[-1][1].output or ""
+        self.tool = "apt-get" if "$ apt-get install" in output else "dpkg -i"
 
     def reset(self, *, keep_cache: bool) -> None:
         purge()
@@ -176,30 +186,45 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fleetward-install-bench-") as temp:
         work = Path(temp)
         (work / "served").mkdir()
-        deb = build_deb(work)
-        shutil.copy(deb, work / "served" / deb.name)
+        deb, with_depends, virtual = build_deb(work), build_deb(work, DEPENDS, "-d"), build_deb(work, VIRTUAL, "-v")
+        for each in (deb, with_depends, virtual):
+            shutil.copy(each, work / "served" / each.name)
         server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(work / "served")))
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/{deb.name}"
+        base_url = f"http://127.0.0.1:{server.server_address[1]}/"
+        url = base_url + deb.name
         signer = Signer()
         cold = AgentPath(work / "agent-cold", url, deb, signer, use_apt=False)
         warm = AgentPath(work / "agent-warm", url, deb, signer, use_apt=False)
         native = AgentPath(work / "agent-native", url, deb, signer, use_apt=None)
+        native_depends = AgentPath(work / "agent-native-depends", base_url + with_depends.name, with_depends, signer,
+                                   use_apt=None)
+        native_virtual = AgentPath(work / "agent-native-virtual", base_url + virtual.name, virtual, signer,
+                                   use_apt=None)
         purge()
         warm.run(warm.job())  # fills the warm agent's download cache
         warm.reset(keep_cache=True)
 
-        def dpkg() -> None:
-            subprocess.run(["dpkg", "-i", str(deb)], check=True, capture_output=True,
-                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        def dpkg(file: Path) -> Callable[[], None]:
+            def install() -> None:
+                subprocess.run(["dpkg", "-i", str(file)], check=True, capture_output=True,
+                               env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            return install
 
+        def agent(path: AgentPath, *, keep_cache: bool) -> tuple[Callable[[], None], Callable[[], None]]:
+            return lambda: path.run(path.job()), lambda: path.reset(keep_cache=keep_cache)
+
+        built = "apt-get present" if native.use_apt else "no apt-get"
         variants: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
-            "dpkg -i": (dpkg, purge),
-            "agent, cold cache (download)": (lambda: cold.run(cold.job()), lambda: cold.reset(keep_cache=False)),
-            "agent, warm cache": (lambda: warm.run(warm.job()), lambda: warm.reset(keep_cache=True)),
-            f"agent as built here ({'apt-get' if native.use_apt else 'dpkg -i'}), cold cache":
-                (lambda: native.run(native.job()), lambda: native.reset(keep_cache=False)),
+            "dpkg -i": (dpkg(deb), purge),
+            "dpkg -i, .deb with Depends": (dpkg(with_depends), purge),
+            "agent, dpkg -i path, cold cache (download)": agent(cold, keep_cache=False),
+            "agent, dpkg -i path, warm cache": agent(warm, keep_cache=True),
+            f"agent as built here ({built}), no deps": agent(native, keep_cache=False),
+            f"agent as built here ({built}), Depends met": agent(native_depends, keep_cache=False),
+            f"agent as built here ({built}), virtual dep": agent(native_virtual, keep_cache=False),
         }
+        tools = dict(zip(list(variants)[4:], (native, native_depends, native_virtual), strict=True))
         names = list(variants)
         times: dict[str, list[float]] = {name: [] for name in names}
         purge()
@@ -218,10 +243,11 @@ def main() -> None:
     load = os.getloadavg()
     base = statistics.median(times["dpkg -i"])
     print(f"{args.rounds} rounds, medians; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'variant':<44} {'median':>9} {'min':>9} {'ratio':>7}")
+    print(f"{'variant':<56} {'median':>9} {'min':>9} {'ratio':>7}  tool")
     for name in names:
         median = statistics.median(times[name])
-        print(f"{name:<44} {median * 1000:7.0f} ms {min(times[name]) * 1000:7.0f} ms {median / base:6.2f}x")
+        tool = tools[name].tool if name in tools else ""
+        print(f"{name:<56} {median * 1000:7.0f} ms {min(times[name]) * 1000:7.0f} ms {median / base:6.2f}x  {tool}")
     print(f"target: agent <= {TARGET}x dpkg -i")
 
 
