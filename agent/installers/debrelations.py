@@ -17,7 +17,7 @@ everything, letters before other symbols); architecture qualifiers follow dpkg's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 OPERATORS = ("<<", "<=", "=", ">=", ">>")
@@ -58,6 +58,15 @@ class Installed:
     version: str
     status: str
     """``want ok status``, for example "install ok installed"."""
+    depends: str = ""
+    pre_depends: str = ""
+    breaks: str = ""
+    conflicts: str = ""
+
+    @property
+    def present(self) -> bool:
+        """On disk in some state (not merely known to dpkg, nor only its config files left)."""
+        return self.status.rsplit(" ", 1)[-1] not in ("not-installed", "config-files")
 
     @property
     def configured(self) -> bool:
@@ -187,4 +196,35 @@ def unmet(groups: Sequence[Sequence[Relation]], installed: Mapping[str, Sequence
                    for relation in group):
             return " | ".join(str(relation) for relation in group) + " is not installed at a satisfying version " \
                 "(or only provided by another package)"
+    return None
+
+
+def blocked_by_installed(package: str, version: str, rows: Iterable[Installed]) -> str | None:
+    """None when no other installed package objects to ``package`` at ``version``, else which one does.
+
+    ``dpkg -i`` refuses a package another one ``Breaks`` or ``Conflicts`` with (apt-get would remove
+    that one), and upgrading past a version another package ``Depends`` on would leave that one
+    broken (apt-get would resolve it). Each counts as "not proven", as does a relation naming the
+    package with an architecture qualifier or in a field that cannot be read.
+    """
+    for row in rows:
+        if row.name == package or not row.present:
+            continue
+        for kind, text, must_hold in (("depends on", row.depends, True), ("pre-depends on", row.pre_depends, True),
+                                      ("breaks", row.breaks, False), ("conflicts with", row.conflicts, False)):
+            if package not in text:
+                continue
+            blocked = f"the installed {row.name} {kind} {package}"
+            try:
+                for group in parse_relations(text):
+                    for relation in group:
+                        if relation.name != package:
+                            continue
+                        if relation.arch not in (None, "any"):
+                            return f"{blocked}:{relation.arch}"
+                        holds = relation.op is None or version_satisfies(version, relation.op, relation.version or "")
+                        if holds is not must_hold:
+                            return blocked + (f" ({relation.op} {relation.version})" if relation.op else "")
+            except UnknownRelation:
+                return f"{blocked} in a way that cannot be read"
     return None

@@ -24,18 +24,19 @@ needs_root_dpkg = pytest.mark.skipif(
 )
 
 
-def build_deb(folder: Path, version: str, control: str = "") -> Artifact:
+def build_deb(folder: Path, version: str, control: str = "", name: str = DEB_NAME) -> Artifact:
     """``control``: extra control lines ("Depends: dpkg (>= 1.0)\\n"); the file name tells them apart."""
     tag = "-" + hashlib.sha256(control.encode()).hexdigest()[:8] if control else ""
-    root = folder / f"{DEB_NAME}-{version}{tag}"
+    root = folder / f"{name}-{version}{tag}"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
-        f"Package: {DEB_NAME}\nVersion: {version}\nArchitecture: all\nMaintainer: Fleetward tests <t@example.com>\n"
+        f"Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Fleetward tests <t@example.com>\n"
         f"{control}Description: Fleetward test package\n a tiny package the agent tests install and remove\n")
-    target = root / HELLO.relative_to("/")
-    target.parent.mkdir(parents=True)
-    target.write_text(f"hello {version}\n")
-    out = folder / f"{DEB_NAME}_{version}{tag}_all.deb"
+    if name == DEB_NAME:
+        target = root / HELLO.relative_to("/")
+        target.parent.mkdir(parents=True)
+        target.write_text(f"hello {version}\n")
+    out = folder / f"{name}_{version}{tag}_all.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(out)], check=True,
                    capture_output=True)
     return artifact(out)

@@ -6,6 +6,7 @@ loopback and installed by the whole native job path; the job output says which t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.agent.installers.debs import (
     dpkg_status,
     native_spec,
     needs_root_dpkg,
+    purge,
 )
 from tests.agent.servers import ArtifactServer
 
@@ -98,6 +100,7 @@ def test_silent_args_keep_apt_get(data_dir: DataDir, debs: Path, artifact_server
 @pytest.mark.parametrize(("control", "use_apt"), [
     pytest.param("Conflicts: fleetward-no-such-package\n", True, id="conflicts"),
     pytest.param("Breaks: fleetward-no-such-package (<< 1.0)\n", True, id="breaks"),
+    pytest.param("Provides: fleetward-virtual\n", True, id="provides"),
     # dpkg-deb rewrites '>' as '>=' and warns about it: a warning is enough to keep apt-get.
     pytest.param("Depends: dpkg (> 1.0)\n", True, id="deprecated-operator-warned-about"),
     pytest.param("Depends: dpkg:any\n", False, id="any-qualifier-on-multi-arch-foreign"),
@@ -113,3 +116,37 @@ def test_an_unreadable_deb_keeps_apt_get(tmp_path: Path) -> None:
     broken.write_bytes(b"not an ar archive")
     tool = choose_deb_tool(broken, run_command)
     assert (tool.use_apt, tool.why) == (True, "could not read the .deb's control fields")
+
+
+OTHER = "fleetward-test-dependent"
+
+
+def install_file(path: Path) -> None:
+    done = run_command(("dpkg", "-i", str(path)), timeout=60)
+    assert done.code == 0, done.output
+
+
+@pytest.fixture
+def other_package(debs: Path) -> Iterator[None]:
+    purge(OTHER)
+    try:
+        yield
+    finally:
+        purge(OTHER)
+        purge()
+
+
+def test_an_upgrade_another_package_depends_against_keeps_apt_get(debs: Path, other_package: None) -> None:
+    install_file(build_deb(debs, "1.0").path)
+    install_file(build_deb(debs, "1.0", f"Depends: {DEB_NAME} (= 1.0)\n", name=OTHER).path)
+    tool = choose_deb_tool(build_deb(debs, "2.0").path, run_command)
+    assert (tool.use_apt, tool.why) == (True, f"the installed {OTHER} depends on {DEB_NAME} (= 1.0)")
+    same = choose_deb_tool(build_deb(debs, "1.0", "Depends: dpkg\n").path, run_command)
+    assert (same.use_apt, same.why) == (False, "every dependency is installed")
+
+
+def test_a_package_an_installed_one_conflicts_with_keeps_apt_get(debs: Path, other_package: None) -> None:
+    install_file(build_deb(debs, "1.0", f"Conflicts: {DEB_NAME} (<< 2.0)\n", name=OTHER).path)
+    tool = choose_deb_tool(build_deb(debs, "1.0").path, run_command)
+    assert (tool.use_apt, tool.why) == (True, f"the installed {OTHER} conflicts with {DEB_NAME} (<< 2.0)")
+    assert choose_deb_tool(build_deb(debs, "2.0").path, run_command).use_apt is False

@@ -11,6 +11,7 @@ from agent.installers.debrelations import (
     Installed,
     Relation,
     UnknownRelation,
+    blocked_by_installed,
     compare_versions,
     parse_relations,
     unmet,
@@ -157,9 +158,39 @@ def test_control_fields_and_query_output_are_read() -> None:
         parse_control_fields("Package: hello\ngarbage\n")
     with pytest.raises(UnknownRelation, match="unexpected output from dpkg-deb"):
         parse_control_fields("Package: hello\ndpkg-deb: warning: parsing file 'control'\n '>' is obsolete\n")
-    query = parse_query("dpkg\tamd64\tforeign\t1.21.22\tinstall ok installed\n"
-                        "dpkg-query: no packages found matching nosuch\n"
-                        "libc6\tamd64\tsame\t2.36-9\tinstall ok installed\n"
-                        "libc6\ti386\tsame\t2.36-9\tinstall ok installed")
+    query = parse_query("dpkg\tamd64\tforeign\t1.21.22\tinstall ok installed\ttar (>= 1.28-1)\t\t\t\n"
+                        "libc6\tamd64\tsame\t2.36-9\tinstall ok installed\t\t\tlibgcc-s1 (<< 1)\t\n"
+                        "libc6\ti386\tsame\t2.36-9\tinstall ok installed\t\t\t\t")
     assert [item.arch for item in query["libc6"]] == ["amd64", "i386"]
     assert set(query) == {"dpkg", "libc6"}
+    assert (query["dpkg"][0].depends, query["libc6"][0].breaks) == ("tar (>= 1.28-1)", "libgcc-s1 (<< 1)")
+    with pytest.raises(UnknownRelation, match="unexpected output from dpkg-query"):
+        parse_query("dpkg\tamd64\tforeign\t1.21.22\tinstall ok installed\t\t\t\t\n"
+                    "dpkg-query: warning: parsing file '/var/lib/dpkg/status'\n")
+
+
+def row(name: str, *, status: str = "install ok installed", **relations: str) -> Installed:
+    return Installed(name, "amd64", "", "1.0", status, **relations)
+
+
+@pytest.mark.parametrize(("rows", "blocked"), [
+    pytest.param([row("other", depends="libc6, hello (>= 1.0)")], None, id="depends-satisfied-by-new-version"),
+    pytest.param([row("other", depends="hello-doc (= 1.0)")], None, id="similar-name-only"),
+    pytest.param([row("other", breaks="hello (<< 2.0)")], None, id="breaks-only-older-versions"),
+    pytest.param([row("hello", conflicts="hello (<< 9)")], None, id="its-own-old-version"),
+    pytest.param([row("other", conflicts="hello", status="deinstall ok config-files")], None,
+                 id="only-config-files-left"),
+    pytest.param([row("other", depends="hello (= 1.0)")], "the installed other depends on hello (= 1.0)",
+                 id="depends-on-the-old-version"),
+    pytest.param([row("other", pre_depends="hello (<< 2.0)")], "the installed other pre-depends on hello (<< 2.0)",
+                 id="pre-depends-on-older"),
+    pytest.param([row("other", breaks="hello (<< 3.0)")], "the installed other breaks hello (<< 3.0)",
+                 id="breaks-the-new-version"),
+    pytest.param([row("other", conflicts="hello")], "the installed other conflicts with hello", id="conflicts"),
+    pytest.param([row("other", depends="hello:i386")], "the installed other depends on hello:i386",
+                 id="arch-qualified"),
+    pytest.param([row("other", depends="hello [amd64]")],
+                 "the installed other depends on hello in a way that cannot be read", id="unreadable"),
+])
+def test_installed_packages_that_object_to_the_new_version(rows: list[Installed], blocked: str | None) -> None:
+    assert blocked_by_installed("hello", "2.0", rows) == blocked
