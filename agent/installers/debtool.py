@@ -94,7 +94,7 @@ def parse_query(text: str) -> dict[str, list[Installed]]:
 
 
 def choose_deb_tool(artifact: PurePath, runner: Runner) -> DebTool:
-    """``dpkg -i`` only when every Depends and Pre-Depends of ``artifact`` is satisfied by what is installed."""
+    """``dpkg -i`` only when every Depends and Pre-Depends of ``artifact`` is installed and nothing objects."""
     done = runner(("dpkg-deb", "-f", str(artifact), *FIELDS), timeout=PROBE_TIMEOUT_SECONDS)
     if done.code != 0:
         return _apt("could not read the .deb's control fields")

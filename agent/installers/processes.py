@@ -32,7 +32,10 @@ class Completed:
 
 
 Runner = Callable[..., Completed]
-"""``runner(argv, *, timeout, env=None, cwd=None)``: what the installers call to run a command."""
+"""``runner(argv, *, timeout, env=None, cwd=None, max_output_chars=...)``: what the installers call to run a command.
+
+Only :mod:`.debtool` raises ``max_output_chars`` (dpkg's whole database); a recorded runner may ignore it.
+"""
 
 
 def run_command(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None,
