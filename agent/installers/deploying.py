@@ -34,7 +34,7 @@ from agent.installers.caching import DownloadCache
 from agent.installers.commands import expected_version, install_steps, uninstall_steps
 from agent.installers.debtool import DebTool, choose_deb_tool
 from agent.installers.detecting import Detection, DetectionError, Probes, Rule, default_rules, detect
-from agent.installers.exitcodes import RETRY_AFTER_SECONDS, Verdict, classify
+from agent.installers.exitcodes import RETRY_AFTER_SECONDS, Verdict, classify, held_package_lock
 from agent.installers.inline import script_step, write_script
 from agent.installers.locking import DeviceBusy, install_lock
 from agent.installers.outcomes import Outcome, OutputLog, Progress, no_progress
@@ -306,6 +306,9 @@ class NativePackages:
         if verdict.meaning == "retryLater":
             raise StepFailed(f"{step.what}: {verdict.text}; retry later",
                              retry_after_seconds=verdict.retry_after_seconds or RETRY_AFTER_SECONDS)
+        if verdict.meaning == "failure" and held_package_lock(installer.type, done.output):
+            raise StepFailed(f"{step.what}: {verdict.text}; another process holds the package database "
+                             "lock (an unattended upgrade?), retry later", retry_after_seconds=RETRY_AFTER_SECONDS)
         if verdict.meaning == "failure":
             raise StepFailed(f"{step.what} failed: {verdict.text}")
         return verdict

@@ -83,7 +83,7 @@ CHOCO: Table = {
 
 POSIX: Table = {0: ("success", "exit code 0"), 1: ("failure", "exit code 1: the tool reported an error")}
 APT: Table = {0: ("success", "exit code 0"),
-              100: ("failure", "apt-get: an error occurred (see the output; a held dpkg lock also ends here)")}
+              100: ("failure", "apt-get: an error occurred (see the output)")}
 DPKG: Table = {0: ("success", "exit code 0"), 1: ("failure", "dpkg: the action failed"),
                2: ("failure", "dpkg: fatal or unrecoverable error")}
 
@@ -102,6 +102,23 @@ RETRY_AFTER_REBOOT_SECONDS = 3600
 every few minutes would only repeat the answer until someone (or the window's reboot) restarts the machine."""
 _AFTER_REBOOT: frozenset[tuple[str, int]] = frozenset({
     ("choco", 350), ("choco", 1604), ("winget", _winget(0x8A15010A))})
+
+
+_HELD_LOCK = {
+    # dpkg and apt-get end with their ordinary failure codes (2, 100) when another process (an
+    # unattended upgrade, an administrator's apt) holds the package database; their messages tell it.
+    "deb": ("dpkg frontend lock was locked by another process", "dpkg status database is locked by another process",
+            "Could not get lock /var/lib/dpkg/", "Unable to acquire the dpkg frontend lock"),
+    "apt": ("Could not get lock /var/lib/dpkg/", "Unable to acquire the dpkg frontend lock",
+            "dpkg frontend lock was locked by another process"),
+    "rpm": ("can't create transaction lock on",),
+    "dnf": ("can't create transaction lock on",),
+}
+
+
+def held_package_lock(kind: str, output: str) -> bool:
+    """Whether a failed ``kind`` install failed only because another process held the package database."""
+    return any(message in output for message in _HELD_LOCK.get(kind, ()))
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,14 @@ loopback and installed by the whole native job path; the job output says which t
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.installers.debtool import choose_deb_tool
+from agent.installers.exitcodes import RETRY_AFTER_SECONDS
 from agent.installers.processes import run_command
 from agent.state import DataDir
 from tests.agent.installers.conftest import make_native
@@ -150,3 +152,31 @@ def test_a_package_an_installed_one_conflicts_with_keeps_apt_get(debs: Path, oth
     tool = choose_deb_tool(build_deb(debs, "1.0").path, run_command)
     assert (tool.use_apt, tool.why) == (True, f"the installed {OTHER} conflicts with {DEB_NAME} (<< 2.0)")
     assert choose_deb_tool(build_deb(debs, "2.0").path, run_command).use_apt is False
+
+
+@pytest.fixture
+def held_dpkg_lock() -> Iterator[None]:
+    """Hold dpkg's frontend lock as apt or an unattended upgrade does (a POSIX record lock)."""
+    with open("/var/lib/dpkg/lock-frontend", "a") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+
+
+@pytest.mark.parametrize(("control", "tool"), [
+    pytest.param("", DPKG_LINE, id="dpkg"),
+    pytest.param("Depends: awk\n", APT_LINE, id="apt-get"),
+])
+def test_a_package_database_held_by_another_process_is_retried_later_not_failed(
+        data_dir: DataDir, debs: Path, artifact_server: ArtifactServer, held_dpkg_lock: None,
+        control: str, tool: str) -> None:
+    native = make_native(data_dir, use_apt=True)
+    deb = build_deb(debs, "1.0", control)
+    url = artifact_server.add("hello.deb", deb.path.read_bytes())
+    outcome = native.execute(native_spec(deb_installer(url, deb)))
+    assert outcome.status == "failed" and tool in outcome.output, outcome.output
+    assert outcome.retry_after_seconds == RETRY_AFTER_SECONDS, outcome.reason
+    assert "another process holds the package database lock" in outcome.reason
+    assert dpkg_status() == "" and not HELLO.exists()
