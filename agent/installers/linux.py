@@ -34,10 +34,13 @@ def uninstall_steps(installer: LinuxInstaller, context: Context) -> list[Step]:
     if isinstance(installer.uninstall, UninstallCommand):
         return [Step(tuple(installer.uninstall.command), "uninstall")]
     if isinstance(installer, DebInstaller | AptInstaller):
+        # dpkg, not apt-get: `apt-get remove -y` would also remove every installed package that depends
+        # on this one, unasked; dpkg refuses and says which package needs it. The --no-act pass asks
+        # first, because a refused real removal still marks the package for removal (selection deinstall).
         name = installer.package_name if isinstance(installer, DebInstaller) else installer.package_id
-        if context.use_apt:
-            return [Step(("apt-get", "remove", "-y", *APT_OPTIONS, name), "uninstall", env=APT_ENV)]
-        return [Step(("dpkg", "--remove", name), "uninstall", env=APT_ENV)]
+        return [Step(("dpkg", "--no-act", "--remove", name), "check that nothing installed needs it", env=APT_ENV,
+                     classify=False),
+                Step(("dpkg", "--remove", name), "uninstall", env=APT_ENV)]
     if isinstance(installer, RpmInstaller):
         return [Step(("rpm", "-e", installer.package_name), "uninstall")]
     return [Step(("dnf", "remove", "-y", installer.package_id), "uninstall")]

@@ -80,7 +80,8 @@ def test_dpkg_instead_of_apt_get() -> None:
     installer = parse_installer(data)
     assert [s.argv for s in install_steps(installer, context)] == [  # type: ignore[arg-type]
         ("dpkg", "--force-confold", "--force-confdef", "-i", "/c/a.deb")]
-    assert [s.argv for s in uninstall_steps(installer, context)] == [("dpkg", "--remove", "hello")]  # type: ignore[arg-type]
+    assert [s.argv for s in uninstall_steps(installer, context)] == [  # type: ignore[arg-type]
+        ("dpkg", "--no-act", "--remove", "hello"), ("dpkg", "--remove", "hello")]
 
 
 def test_dmg_always_detaches_and_mount_failures_are_not_mapped() -> None:

@@ -180,3 +180,24 @@ def test_a_package_database_held_by_another_process_is_retried_later_not_failed(
     assert outcome.retry_after_seconds == RETRY_AFTER_SECONDS, outcome.reason
     assert "another process holds the package database lock" in outcome.reason
     assert dpkg_status() == "" and not HELLO.exists()
+
+
+def test_uninstalling_a_package_another_one_needs_is_refused_and_removes_nothing_else(
+        data_dir: DataDir, debs: Path, artifact_server: ArtifactServer, other_package: None) -> None:
+    # apt-get remove -y would take the dependent package with it; the agent removes with dpkg, which refuses.
+    native = make_native(data_dir, use_apt=True)
+    deb = build_deb(debs, "1.0")
+    url = artifact_server.add("hello.deb", deb.path.read_bytes())
+    assert native.execute(native_spec(deb_installer(url, deb))).status == "succeeded"
+    install_file(build_deb(debs, "1.0", f"Depends: {DEB_NAME}\n", name=OTHER).path)
+    outcome = native.execute(native_spec(deb_installer(url, deb), seq=2, action="uninstall"))
+    assert outcome.status == "failed", outcome.output
+    assert f"$ dpkg --no-act --remove {DEB_NAME}" in outcome.output
+    assert f"$ dpkg --remove {DEB_NAME}" not in outcome.output and "$ apt-get" not in outcome.output
+    assert outcome.reason == "check that nothing installed needs it failed with exit code 1"
+    assert f"{OTHER} depends on {DEB_NAME}" in outcome.output  # dpkg names the package that needs it
+    assert dpkg_status() == "install ok installed 1.0" and dpkg_status(OTHER) == "install ok installed 1.0"
+    purge(OTHER)
+    done = native.execute(native_spec(deb_installer(url, deb), seq=3, action="uninstall"))
+    assert done.status == "succeeded", done.output
+    assert dpkg_status() in ("", "deinstall ok config-files 1.0") and not HELLO.exists()
