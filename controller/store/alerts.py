@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from controller.errors import NotFound
@@ -99,27 +99,40 @@ def record_alert_changes(store: Store, *, client: str, agent_id: str | None,
     return touched
 
 
+# Built once with bind parameters: building a statement (and its cache key) on every call cost
+# more than running it, and a storm of reports runs them tens of thousands of times.
+_OPEN_BY_KEY = select(alerts.c.id, alerts.c.message, alerts.c.severity) \
+    .where(alerts.c.key == bindparam("of_key"), alerts.c.state == "open")
+_REFRESH = update(alerts).where(alerts.c.id == bindparam("alert_id")).values(
+    message=bindparam("new_message"), severity=bindparam("new_severity"), detail=bindparam("new_detail"),
+    updated_at=bindparam("now"))
+_INSERT = alerts.insert().values(
+    client=bindparam("new_client"), agent_id=bindparam("new_agent_id"), type=bindparam("new_type"),
+    severity=bindparam("new_severity"), key=bindparam("new_key"), state="open", message=bindparam("new_message"),
+    detail=bindparam("new_detail"), raised_at=bindparam("observed_at"), updated_at=bindparam("now"),
+    cleared_at=None).returning(alerts.c.id)
+_CLEAR = update(alerts).where(alerts.c.key == bindparam("of_key"), alerts.c.state == "open") \
+    .values(state="cleared", cleared_at=bindparam("observed_at"), updated_at=bindparam("now")) \
+    .returning(alerts.c.id)
+
+
 def _raise(session: Session, *, client: str, agent_id: str | None, type: str, severity: str, key: str,
            message: str, detail: dict[str, Any] | None, now: datetime, observed_at: datetime) -> tuple[int, bool]:
-    found = session.execute(select(alerts.c.id, alerts.c.message, alerts.c.severity)
-                            .where(alerts.c.key == key, alerts.c.state == "open")).first()
+    found = session.execute(_OPEN_BY_KEY, {"of_key": key}).first()
     if found is not None:
         if found.message != message or found.severity != severity:
-            session.execute(update(alerts).where(alerts.c.id == found.id).values(
-                message=message, severity=severity, detail=detail or {}, updated_at=now))
+            session.execute(_REFRESH, {"alert_id": found.id, "new_message": message, "new_severity": severity,
+                                       "new_detail": detail or {}, "now": now})
         return int(found.id), False
-    created = session.execute(alerts.insert().values(
-        client=client, agent_id=agent_id, type=type, severity=severity, key=key, state="open",
-        message=message, detail=detail or {}, raised_at=observed_at, updated_at=now,
-        cleared_at=None,
-    ).returning(alerts.c.id)).scalar_one()
+    created = session.execute(_INSERT, {
+        "new_client": client, "new_agent_id": agent_id, "new_type": type, "new_severity": severity,
+        "new_key": key, "new_message": message, "new_detail": detail or {}, "observed_at": observed_at,
+        "now": now}).scalar_one()
     return int(created), True
 
 
 def _clear(session: Session, key: str, now: datetime, *, observed_at: datetime) -> int | None:
-    cleared = session.execute(update(alerts).where(alerts.c.key == key, alerts.c.state == "open")
-                              .values(state="cleared", cleared_at=observed_at, updated_at=now)
-                              .returning(alerts.c.id)).scalars().all()
+    cleared = session.execute(_CLEAR, {"of_key": key, "observed_at": observed_at, "now": now}).scalars().all()
     return int(cleared[0]) if cleared else None
 
 
