@@ -141,6 +141,16 @@ _INSERT_NOTE = insert(service_request_notes).returning(service_request_notes.c.i
 _TOUCH = (update(service_requests)
           .where(service_requests.c.id == bindparam("ticket_id"), service_requests.c.client == bindparam("of_client"))
           .values(updated_at=bindparam("touched")).returning(service_requests.c.connector))
+# A batch's statements (the ticket worker's storm): one round trip for many rows. The ticket
+# insert returns nothing for a key another writer holds, so its rows are matched by key, not order.
+_INSERT_TICKETS = {name: statement.returning(*_COLUMNS, sort_by_parameter_order=False)
+                   for name, statement in (("postgresql", postgresql.insert(service_requests).on_conflict_do_nothing()),
+                                           ("sqlite", sqlite.insert(service_requests).on_conflict_do_nothing()))}
+_INSERT_NOTES = insert(service_request_notes).returning(service_request_notes.c.id, sort_by_parameter_order=True)
+_TOUCH_MANY = (update(service_requests)
+               .where(service_requests.c.id.in_(bindparam("ids", expanding=True)))
+               .values(updated_at=bindparam("touched"))
+               .returning(service_requests.c.id, service_requests.c.client, service_requests.c.connector))
 _LINK = (update(alerts).where(alerts.c.id == bindparam("alert_id"))
          .values(service_request_id=bindparam("ticket_id")))
 
@@ -184,6 +194,37 @@ def open_service_request_in(session: Session, new: NewServiceRequest, now: datet
     raise Conflict(f"could not open a ticket for {new.dedup_key!r}", hint="retry the request")
 
 
+def open_service_requests_in(session: Session, news: Sequence[NewServiceRequest],
+                             now: datetime) -> list[tuple[ServiceRequestRow, bool]]:
+    """:func:`open_service_request_in` with ``none_open`` for many tickets of distinct keys, in one
+    ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` plus one statement for their alerts' links (the
+    ticket worker's batch: a round trip per batch, not per ticket, on a loaded PostgreSQL). A key
+    another writer opened meanwhile goes the one-ticket way (adds to their ticket); (ticket, opened)
+    in the order of ``news``."""
+    slots = [(new.client, new.dedup_key[:500]) for new in news]
+    if len(set(slots)) != len(slots):
+        raise ValueError("open_service_requests_in: two new tickets with one key")
+    if not news:
+        return []
+    insert_ticket = _INSERT_TICKETS[session.get_bind().dialect.name]
+    rows = session.execute(insert_ticket, [{
+        "client": new.client, "agent_id": new.agent_id, "source_alert_id": new.source_alert_id,
+        "dedup_key": new.dedup_key[:500], "open_key": new.dedup_key[:500], "title": new.title[:250],
+        "body": new.body[:MAX_NOTE], "state": "new", "priority": new.priority, "board": new.board,
+        "assignee": new.assignee, "rule": new.rule, "created_by": new.created_by[:253],
+        "render_error": new.render_error, "connector": new.connector, "created_at": now,
+        "updated_at": now, "acknowledged_at": None, "resolved_at": None} for new in news]).mappings().all()
+    opened = {(row["client"], row["dedup_key"]): ServiceRequestRow.model_validate(dict(row)) for row in rows}
+    link_alerts_in(session, [(new.source_alert_id, opened[slot].id)
+                             for new, slot in zip(news, slots, strict=True) if slot in opened])
+    for slot, new in zip(slots, news, strict=True):
+        if new.connector and slot in opened:
+            _enqueue(session, opened[slot].id, new.connector, "create", "", f"fw-{opened[slot].id}-create", now)
+    # Lost races, if any: each reads the other writer's ticket and notes the repeat on it.
+    return [(opened[slot], True) if slot in opened else open_service_request_in(session, new, now)
+            for slot, new in zip(slots, news, strict=True)]
+
+
 def _open_with_key(session: Session, client: str, key: str) -> ServiceRequestRow | None:
     found = session.execute(select(*_COLUMNS).where(service_requests.c.client == client,
                                                     service_requests.c.open_key == key[:500])).mappings().first()
@@ -199,6 +240,47 @@ def link_alert_in(session: Session, alert_id: int | None, ticket_id: int) -> Non
     """Record that the alert is on this ticket (a repeat, or a second alert sharing its key)."""
     if alert_id is not None:
         session.execute(_LINK, {"alert_id": alert_id, "ticket_id": ticket_id})
+
+
+def link_alerts_in(session: Session, links: Sequence[tuple[int | None, int]]) -> None:
+    """:func:`link_alert_in` for many (alert, ticket) pairs, as one executemany (pipelined by psycopg)."""
+    params = [{"alert_id": alert_id, "ticket_id": ticket_id} for alert_id, ticket_id in links if alert_id is not None]
+    if params:
+        session.execute(_LINK, params)
+
+
+@dataclass(frozen=True)
+class NewNote:
+    """One note for :func:`note_service_requests_in`."""
+
+    ticket_id: int
+    client: str
+    author: str
+    text: str
+
+
+def note_service_requests_in(session: Session, notes: Sequence[NewNote], now: datetime) -> None:
+    """:func:`note_service_request_in` for many notes, in order, in three statements whatever their
+    number (touch the tickets, insert the notes, queue the PSA's copies), not two per note. NotFound
+    when a ticket does not exist or is not its note's client's (the caller's transaction then rolls
+    back, as with one note)."""
+    if not notes:
+        return
+    touched = {row.id: row for row in session.execute(
+        _TOUCH_MANY, {"ids": sorted({note.ticket_id for note in notes}), "touched": now}).all()}
+    for note in notes:
+        found = touched.get(note.ticket_id)
+        if found is None or found.client != note.client:
+            raise NotFound(f"service request {note.ticket_id} does not exist",
+                           hint="list them with GET /api/service-requests")
+    note_ids = session.execute(_INSERT_NOTES, [
+        {"service_request_id": note.ticket_id, "at": now, "author": note.author[:253], "text": note.text[:MAX_NOTE]}
+        for note in notes]).scalars().all()
+    queued = [(note, note_id, connector) for note, note_id in zip(notes, note_ids, strict=True)
+              if (connector := touched[note.ticket_id].connector)]
+    for note, note_id, connector in queued:
+        _enqueue(session, note.ticket_id, connector, "note", f"{note.author}: {note.text}"[:MAX_NOTE],
+                 f"fw-{note.ticket_id}-note-{note_id}", now)
 
 
 def note_service_request_in(session: Session, ticket_id: int, client: str, *, author: str, text: str,
