@@ -215,7 +215,11 @@ class TicketWorker:
                     matched = self._match(events[start:start + BATCH_SIZE], state, rules)
                     while done < len(matched):
                         decided = self._write(matched[done:], state, now)
-                        report.decisions.extend(decided)
+                        report.decisions.extend(decision for decision in decided if decision is not None)
+                        busy = [(kind, row) for (kind, row, *_rest), decision
+                                in zip(matched[done:], decided, strict=False) if decision is None]
+                        if busy:
+                            self._retry_later(busy, now)
                         done += len(decided)
                 except Exception:
                     self._retry_later(events[start + done:], now)  # the rest, this batch's and later ones
@@ -331,20 +335,34 @@ class TicketWorker:
             matched.append((kind, row, alert, device, match_rule(alert, device, rules)))
         return matched
 
-    def _write(self, matched: list[_Matched], state: DesiredState, now: datetime) -> list[Decision]:
+    def _write(self, matched: list[_Matched], state: DesiredState, now: datetime) -> list[Decision | None]:
         """Decide and perform as many of ``matched`` as fit in one write transaction of ``WRITE_BUDGET``
         (at least one), with the open tickets and raise history of all of them read at once; the
         decisions made, in order. Matching was done before (:meth:`_match`), once per event however
-        many transactions its batch takes."""
+        many transactions its batch takes.
+
+        On PostgreSQL the batch's alert rows are locked first, in id order, skipping those an API
+        transaction is changing right now: those are not acted on (None), the caller queues them
+        again, and the API's commit brings their news. Otherwise the worker, linking alert after
+        alert to tickets, could wait for a report's transaction that waits for a row the worker
+        linked earlier: a deadlock, whose victim may be the agent's report (a 503)."""
         if not any(isinstance(match, RuleMatch) for *_rest, match in matched):
             return [NoRule() for _ in matched]
         ruled = [(row, match) for _k, row, _a, _d, match in matched if isinstance(match, RuleMatch)]
         with self.store.write(priority=True) as session:
             batch = _Batch(tickets=_open_tickets(session, {(row.client, match.dedup_key) for row, match in ruled}),
                            history=_histories(session, {row.key for row, _match in ruled}, now))
-            decisions: list[Decision] = []
+            busy: set[int] = set()
+            if self.store.dialect == "postgresql":
+                wanted = sorted({row.id for row, _match in ruled})
+                locked = set(session.execute(_LOCK_ALERTS, {"ids": wanted}).scalars())
+                busy = set(wanted) - locked
+            decisions: list[Decision | None] = []
             deadline = time.monotonic() + WRITE_BUDGET.get(self.store.dialect, 0.05)
             for kind, row, alert, device, match in matched:
+                if row.id in busy:
+                    decisions.append(None)
+                    continue
                 decisions.append(self._apply(session, batch, kind, row, alert, device, match, state, now))
                 if time.monotonic() > deadline:
                     break  # the rest in the next transaction: the API's writers are waiting for the lock
@@ -474,6 +492,8 @@ _OPEN_TICKETS = (select(service_requests.c.id, service_requests.c.open_key, serv
 _HISTORIES = (select(alerts.c.key, alerts.c.raised_at)
               .where(alerts.c.key.in_(bindparam("keys", expanding=True)), alerts.c.raised_at >= bindparam("since"))
               .order_by(alerts.c.id))
+_LOCK_ALERTS = (select(alerts.c.id).where(alerts.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(alerts.c.id).with_for_update(skip_locked=True))
 _ALERTS_BY_ID = select(*alerts.c).where(alerts.c.id.in_(bindparam("ids", expanding=True)))
 _OTHERS_OPEN = select(alerts.c.id).where(alerts.c.service_request_id == bindparam("ticket_id"),
                                          alerts.c.state == "open", alerts.c.id != bindparam("alert_id")).limit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,8 @@ from controller.store import (
     raise_alert,
 )
 from controller.store.service_requests import NewNote, note_service_requests_in, open_service_requests_in
+from controller.tickets.applying import TicketWorker
+from tests.support.resources import client, desired, resource
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -79,3 +82,29 @@ def test_a_batch_note_for_another_clients_ticket_is_not_found_and_writes_nothing
         detail = get_service_request(store, ticket.id, owner)
         assert (detail.notes, detail.request.updated_at) == ([], NOW)
 
+
+def test_the_worker_skips_an_alert_a_report_is_changing_and_takes_it_up_after_that_commits(pg_url):
+    # PostgreSQL: the worker must not wait on an alert row another transaction holds while holding
+    # the rows it linked already (that report's transaction could be waiting for one of them).
+    import psycopg
+
+    store = Store.open(pg_url)
+    try:
+        state = desired([(None, client("acme")), ("acme", resource("AlertTicketRule", "disk",
+                                                                   {"match": {"alertTypes": ["disk.*"]},
+                                                                    "dedupKey": "{{ alert.key }}"}))])
+        worker = TicketWorker(store, lambda: state)
+        worker.run_pass(NOW - timedelta(hours=1))
+        ids = [_alert(store, "acme", key) for key in ("a", "b")]
+        with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://")) as other:
+            other.execute("SELECT id FROM agent_alert_history WHERE id = %s FOR UPDATE", (ids[1],))
+            worker.alerts_changed(ids)
+            started = time.monotonic()
+            report = worker.run_pass(NOW, full=False)
+            assert time.monotonic() - started < 5  # did not wait for the lock
+            assert len(report.decisions) == 1
+            assert [ticket.dedup_key for ticket in list_service_requests(store, "acme")] == ["a"]
+        worker.run_pass(NOW, full=False)  # the held alert went back to the queue
+        assert sorted(ticket.dedup_key for ticket in list_service_requests(store, "acme")) == ["a", "b"]
+    finally:
+        store.close()
