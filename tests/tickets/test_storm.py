@@ -104,7 +104,9 @@ def test_a_storm_of_10000_alerts_in_a_minute(tmp_path, database_url) -> None:
                     select(service_requests.c.id, service_requests.c.body))}
                 for ticket_id, text in session.execute(select(service_request_notes.c.service_request_id,
                                                               service_request_notes.c.text)):
-                    told[ticket_id].append(text)
+                    # Each SELECT sees what was committed when it ran (PostgreSQL's read committed): a
+                    # ticket opened since the one above may already have notes.
+                    told.setdefault(ticket_id, []).append(text)
             return unlinked is None and unresolved is None and all(
                 any(message in text for text in told.get(ticket_id, ())) for message, ticket_id in latest)
 
