@@ -69,8 +69,12 @@ def script_names(checks: Sequence[Check]) -> list[tuple[Check, str]]:
     return names
 
 
-def policy_entry(desired: DesiredState, effective: EffectivePolicy) -> PolicyEntry:
-    """What the agent receives for ``effective``; FleetwardError (with the fix) when it cannot be delivered."""
+def policy_entry(desired: DesiredState, effective: EffectivePolicy,
+                 zones: Mapping[str, str] | None = None) -> PolicyEntry:
+    """What the agent receives for ``effective``; FleetwardError (with the fix) when it cannot be delivered.
+
+    ``zones`` are :func:`client_zones` of ``desired`` when the caller has them already.
+    """
     policy = effective.policy
     where = str(effective.override.location if effective.override is not None else policy.location)
     checks = list(effective.checks)
@@ -99,7 +103,7 @@ def policy_entry(desired: DesiredState, effective: EffectivePolicy) -> PolicyEnt
     zone = schedule.timezone
     client = effective.override.scope if effective.override is not None else policy.scope
     if schedule.cron is not None and zone is None and client is not None:
-        zone = client_zones(desired).get(client, "UTC")
+        zone = (zones if zones is not None else client_zones(desired)).get(client, "UTC")
     content = BundledPolicy(id=policy.ref, version="-", mode=spec.mode,
                             every_seconds=every_seconds(schedule.interval) if schedule.interval else None,
                             cron=schedule.cron, timezone=zone, triggers=spec.triggers, checks=checks,
@@ -175,9 +179,11 @@ class PolicyBundles:
 
     def _build(self, desired: DesiredState, variants: Sequence[EffectivePolicy]) -> dict[VariantKey, PolicyEntry]:
         built: dict[VariantKey, PolicyEntry] = {}
+        if self._zones is None:  # called under the lock, for the current revision
+            self._zones = client_zones(desired)
         for effective in variants:
             try:
-                built[effective.key] = policy_entry(desired, effective)
+                built[effective.key] = policy_entry(desired, effective, self._zones)
             except FleetwardError as problem:
                 log.warning("policy %s is not delivered to agents: %s", effective.ref, problem)
         return built
