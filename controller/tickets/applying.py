@@ -46,18 +46,20 @@ from controller.store import (
     AgentPublic,
     AlertRow,
     NewServiceRequest,
+    ServiceRequestRow,
     Store,
     device_labels,
     get_agents,
     open_service_request_in,
     update_service_request,
-    update_service_request_in,
 )
 from controller.store.service_requests import (
     NewNote,
+    Resolution,
     link_alerts_in,
     note_service_requests_in,
     open_service_requests_in,
+    resolve_service_requests_in,
 )
 from controller.store.tables import OPEN_SERVICE_REQUEST_STATES, alerts, service_requests
 from controller.tickets.rules import (
@@ -119,40 +121,69 @@ class _Batch:
     """What one batch of events needs from the store, read once for the batch, and the writes it
     holds back to send together (:meth:`flush`).
 
-    New tickets, notes and alert links are held back: written one by one they cost a round trip
-    each, which on a loaded PostgreSQL is what left the worker tens of seconds behind a storm.
-    They are sent, in order, before anything that could read or change what they write (the
-    resolution of a ticket they touch, with its "other alerts still open" check; a second event for
-    a held-back ticket's key), and at the end of the transaction. Only the order of writes to
-    different tickets changes, which nothing reads."""
+    New tickets, notes, alert links and resolutions are held back: written one by one they cost a
+    round trip each (a resolution six), which on a loaded PostgreSQL is what left the worker tens of
+    seconds behind a storm. They are sent before anything that could read or change what they write
+    (a second event for a held-back ticket's key, a new ticket for the key of one being resolved,
+    a second resolution of one ticket), and at the end of the transaction: links, notes,
+    resolutions, then new tickets, so a ticket's notes precede its resolution and a key's old
+    ticket is resolved before its new one opens. Only the order of writes to different tickets
+    changes, which nothing reads.
+
+    ``open_alerts``: for each ticket of the batch, the alerts on it that are open (read with the
+    batch, then kept up to date as the batch links and clears alerts), so "are other alerts on this
+    ticket still open?" costs no round trip per clear."""
 
     tickets: dict[tuple[str, str], Ticket]
     history: dict[str, list[datetime]]
+    open_alerts: dict[int, set[int]] = field(default_factory=dict)
     opens: dict[tuple[str, str], NewServiceRequest] = field(default_factory=dict)
     notes: list[NewNote] = field(default_factory=list)
     links: list[tuple[int, int]] = field(default_factory=list)
+    resolves: dict[int, tuple[tuple[str, str], Resolution]] = field(default_factory=dict)
 
-    def holds(self, ticket_id: int) -> bool:
-        """Whether a note or an alert link for this ticket is held back (a new ticket's id is not known
-        before its flush, so a held-back ticket is never the one asked about)."""
-        return any(note.ticket_id == ticket_id for note in self.notes) \
-            or any(linked == ticket_id for _alert, linked in self.links)
+    def link(self, alert: AlertRow, ticket_id: int) -> None:
+        self.links.append((alert.id, ticket_id))
+        if alert.state == "open" and ticket_id in self.open_alerts:
+            self.open_alerts[ticket_id].add(alert.id)
+
+    def others_open(self, ticket_id: int, alert_id: int) -> bool | None:
+        """Whether an alert other than ``alert_id`` is open on the ticket; None when the batch does not know."""
+        found = self.open_alerts.get(ticket_id)
+        return None if found is None else bool(found - {alert_id})
+
+    def cleared(self, alert_id: int) -> None:
+        for open_ids in self.open_alerts.values():
+            open_ids.discard(alert_id)
 
     def flush(self, session: Session, now: datetime) -> None:
-        if self.opens:
-            slots, news = list(self.opens), list(self.opens.values())
-            self.opens = {}
-            for slot, (opened, _new) in zip(slots, open_service_requests_in(session, news, now), strict=True):
-                self.tickets[slot] = Ticket(id=opened.id, rule=opened.rule or "", dedup_key=opened.dedup_key,
-                                            opened_at=opened.created_at,
-                                            acknowledged=opened.acknowledged_at is not None,
-                                            escalation_steps_done=opened.escalation_steps)
         if self.links:
             link_alerts_in(session, self.links)
             self.links = []
         if self.notes:
             note_service_requests_in(session, self.notes, now)
             self.notes = []
+        if self.resolves:
+            resolve_service_requests_in(session, [resolution for _slot, resolution in self.resolves.values()], now)
+            self.resolves = {}
+        if self.opens:
+            slots, news = list(self.opens), list(self.opens.values())
+            self.opens = {}
+            for slot, new, (opened, is_new) in zip(slots, news, open_service_requests_in(session, news, now),
+                                                   strict=True):
+                self.opened(slot, new, opened, is_new)
+
+    def opened(self, slot: tuple[str, str], new: NewServiceRequest, opened: ServiceRequestRow, is_new: bool) -> None:
+        """The ticket ``new`` asked for is written: ``opened`` (``is_new``), or another writer's open one."""
+        self.tickets[slot] = Ticket(id=opened.id, rule=opened.rule or "", dedup_key=opened.dedup_key,
+                                    opened_at=opened.created_at, acknowledged=opened.acknowledged_at is not None,
+                                    escalation_steps_done=opened.escalation_steps)
+        if new.source_alert_id is None:
+            return
+        if opened.id in self.open_alerts:
+            self.open_alerts[opened.id].add(new.source_alert_id)
+        elif is_new:  # nothing else is on a ticket just opened; another writer's is asked about when it matters
+            self.open_alerts[opened.id] = {new.source_alert_id}
 
 
 class TicketWorker:
@@ -350,8 +381,9 @@ class TicketWorker:
             return [NoRule() for _ in matched]
         ruled = [(row, match) for _k, row, _a, _d, match in matched if isinstance(match, RuleMatch)]
         with self.store.write(priority=True) as session:
-            batch = _Batch(tickets=_open_tickets(session, {(row.client, match.dedup_key) for row, match in ruled}),
-                           history=_histories(session, {row.key for row, _match in ruled}, now))
+            tickets = _open_tickets(session, {(row.client, match.dedup_key) for row, match in ruled})
+            batch = _Batch(tickets=tickets, history=_histories(session, {row.key for row, _match in ruled}, now),
+                           open_alerts=_open_alerts(session, {ticket.id for ticket in tickets.values()}))
             busy: set[int] = set()
             if self.store.dialect == "postgresql":
                 wanted = sorted({row.id for row, _match in ruled})
@@ -376,6 +408,8 @@ class TicketWorker:
         slot = (row.client, match.dedup_key[:500])
         if slot in batch.opens:
             batch.flush(session, now)  # its ticket is held back: write it, so this event sees its id
+        if row.state == "cleared":
+            batch.cleared(row.id)
         decision = decide(AlertEvent(kind, now if kind == "recheck" else row.updated_at, alert),
                           batch.history.get(row.key, []), device, match, batch.tickets.get(slot))
         ref = _ref(match.rule)
@@ -387,35 +421,35 @@ class TicketWorker:
                 agent_id=row.agent_id, source_alert_id=row.id, board=routing.board or defaults.board,
                 assignee=routing.assignee or defaults.assignee, rule=ref, created_by=f"rule {ref}",
                 render_error="; ".join(decision.errors), connector=routing.connector)
-            if slot in batch.tickets:  # decide() opens only when none is open; kept as it was, to be safe
+            if slot in batch.tickets or any(held == slot for held, _r in batch.resolves.values()):
+                # decide() opens only when none is open (kept as it was, to be safe), and the key's old
+                # ticket, being resolved, must be written first (its open key is still taken)
                 batch.flush(session, now)
-                opened, _new = open_service_request_in(session, new, now)
-                batch.tickets[slot] = Ticket(id=opened.id, rule=opened.rule or "", dedup_key=opened.dedup_key,
-                                             opened_at=opened.created_at,
-                                             acknowledged=opened.acknowledged_at is not None,
-                                             escalation_steps_done=opened.escalation_steps)
+                batch.opened(slot, new, *open_service_request_in(session, new, now))
             else:
                 batch.opens[slot] = new
         elif isinstance(decision, AppendNote | AnnotateTicket):
-            batch.links.append((row.id, decision.ticket.id))
+            batch.link(row, decision.ticket.id)
             batch.notes.append(NewNote(decision.ticket.id, row.client, f"rule {ref}", decision.text))
         elif isinstance(decision, ResolveTicket):
-            if batch.holds(decision.ticket.id):
-                batch.flush(session, now)  # its notes before the resolution, its links before the check
-            if _others_open(session, decision.ticket.id, row.id):
+            ticket_id = decision.ticket.id
+            others = batch.others_open(ticket_id, row.id)
+            if others is None or ticket_id in batch.resolves:  # a ticket the batch did not read (another
+                batch.flush(session, now)  # writer's), or resolved twice: ask the store, after the held writes
+                others = _others_open(session, ticket_id, row.id) if others is None else others
+            if others:
                 # Two drives low on one device share a ticket: it stays open until the last one clears.
-                update_service_request_in(session, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                          note=f"{decision.note} Other alerts on this ticket are still open.")
+                batch.notes.append(NewNote(ticket_id, row.client, f"rule {ref}",
+                                           f"{decision.note} Other alerts on this ticket are still open."))
             else:
-                update_service_request_in(session, decision.ticket.id, row.client, actor=f"rule {ref}", now=now,
-                                          state="resolved", note=decision.note)
+                batch.resolves[ticket_id] = (slot, Resolution(ticket_id, row.client, f"rule {ref}", decision.note))
                 batch.tickets.pop(slot, None)
         elif isinstance(decision, Wait):
             self._waits[row.id] = decision.until
         elif kind == "recheck" and (ticket := batch.tickets.get(slot)) is not None:
             # Its window ran out after another alert had opened the ticket for its key: it belongs to
             # that ticket, so the other alert clearing must not resolve it while this one is open.
-            batch.links.append((row.id, ticket.id))
+            batch.link(row, ticket.id)
         return decision
 
     def _device(self, row: AlertRow, state: DesiredState, agents: dict[str, AgentPublic],
@@ -495,6 +529,8 @@ _HISTORIES = (select(alerts.c.key, alerts.c.raised_at)
 _LOCK_ALERTS = (select(alerts.c.id).where(alerts.c.id.in_(bindparam("ids", expanding=True)))
                 .order_by(alerts.c.id).with_for_update(skip_locked=True))
 _ALERTS_BY_ID = select(*alerts.c).where(alerts.c.id.in_(bindparam("ids", expanding=True)))
+_OPEN_ON_TICKETS = select(alerts.c.id, alerts.c.service_request_id).where(
+    alerts.c.service_request_id.in_(bindparam("ids", expanding=True)), alerts.c.state == "open")
 _OTHERS_OPEN = select(alerts.c.id).where(alerts.c.service_request_id == bindparam("ticket_id"),
                                          alerts.c.state == "open", alerts.c.id != bindparam("alert_id")).limit(1)
 
@@ -508,6 +544,16 @@ def _histories(session: Session, keys: set[str], now: datetime) -> dict[str, lis
         for row in rows:
             history.setdefault(row.key, []).append(row.raised_at)
     return history
+
+
+def _open_alerts(session: Session, ticket_ids: set[int]) -> dict[int, set[int]]:
+    """The open alerts on each of these tickets, for a batch (every ticket asked about has an entry)."""
+    found: dict[int, set[int]] = {ticket_id: set() for ticket_id in ticket_ids}
+    ordered = sorted(ticket_ids)
+    for start in range(0, len(ordered), 500):
+        for row in session.execute(_OPEN_ON_TICKETS, {"ids": ordered[start:start + 500]}).all():
+            found[row.service_request_id].add(row.id)
+    return found
 
 
 def _others_open(session: Session, ticket_id: int, alert_id: int) -> bool:
