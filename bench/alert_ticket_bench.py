@@ -1,8 +1,8 @@
 """Alert -> ticket latency through the real controller, steady and in a storm, on SQLite and PostgreSQL.
 
 Run: ``python bench/alert_ticket_bench.py [--agents 200] [--steady-seconds 60] [--storm 10000]
-[--storm-seconds 60] [--quick] [--pg URL] [--db URL] [--profile FILE]`` (with FLEETWARD_TEST_PG set, or ``--pg``, a
-scratch PostgreSQL database is added beside SQLite).
+[--storm-seconds 60] [--quick] [--pg URL] [--db URL] [--profile FILE] [--api-threads N]`` (with
+FLEETWARD_TEST_PG set, or ``--pg``, a scratch PostgreSQL database is added beside SQLite).
 
 Per database: the real controller (``controller.serving.Controller``: API, reconcile loop, ticket
 worker, status writer) runs in a child process on a free loopback port, serving a git fleet
@@ -56,6 +56,8 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_databases
 
+from controller.settings import DEFAULT_API_THREADS
+
 HERE = Path(__file__).resolve()
 RULE = """\
 apiVersion: fleetward/v1
@@ -103,12 +105,12 @@ def fleet_repo(folder: Path) -> tuple[Path, str]:
 
 # -- the controller (run in a child process) ---------------------------------------------------
 
-def serve(repo: str, db_url: str, data_dir: str, port: int, profile: str | None = None) -> None:
+def serve(repo: str, db_url: str, data_dir: str, port: int, profile: str | None, api_threads: int) -> None:
     from controller.serving import BackgroundController, Controller
     from controller.settings import ControllerSettings
 
     settings = ControllerSettings(data_dir=Path(data_dir), repo=repo, db_url=db_url, listen=f"127.0.0.1:{port}",
-                                  fetch_interval=1.0)
+                                  fetch_interval=1.0, api_threads=api_threads)
     background = BackgroundController(Controller(settings))
     background.start()
     sampler = Sampler() if profile else None
@@ -177,10 +179,10 @@ class Controller:
     process: subprocess.Popen[bytes]
 
 
-def start_controller(repo: Path, db_url: str, data_dir: Path, profile: str | None = None) -> Controller:
+def start_controller(repo: Path, db_url: str, data_dir: Path, profile: str | None, api_threads: int) -> Controller:
     port = free_port()
     process = subprocess.Popen([sys.executable, str(HERE), "--serve", str(repo), "--db", db_url,
-                                "--data-dir", str(data_dir), "--port", str(port),
+                                "--data-dir", str(data_dir), "--port", str(port), "--api-threads", str(api_threads),
                                 *(["--profile", profile] if profile else [])])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -515,7 +517,7 @@ def bench(db_url: str, args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory() as folder:
         repo, sha = fleet_repo(Path(folder))
         profile = f"{args.profile}.{db_url.split(':', 1)[0]}" if args.profile else None
-        controller = start_controller(repo, db_url, Path(folder) / "controller", profile)
+        controller = start_controller(repo, db_url, Path(folder) / "controller", profile, args.api_threads)
         try:
             wait_applied(controller.url, db_url, sha)
             credentials, agent_ids = enrol(controller.url, db_url, args.agents)
@@ -542,13 +544,15 @@ def main() -> None:
     parser.add_argument("--db", action="append", default=[], help="database URL(s) instead of scratch ones")
     parser.add_argument("--pg", default="", help="a PostgreSQL server URL to create a scratch database on")
     parser.add_argument("--profile", help="sample the controller's threads every 10 ms; write FILE.<database>")
+    parser.add_argument("--api-threads", type=int, default=DEFAULT_API_THREADS,
+                        help=f"the controller's --api-threads (default: {DEFAULT_API_THREADS})")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-        serve(args.serve, args.db[0], args.data_dir, args.port, args.profile)
+        serve(args.serve, args.db[0], args.data_dir, args.port, args.profile, args.api_threads)
         return
     if args.quick:
         args.agents, args.steady_seconds, args.storm, args.storm_seconds = 20, 5.0, 500, 5.0

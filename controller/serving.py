@@ -13,9 +13,11 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import uvicorn
 
 from controller.api.app import create_app
@@ -27,7 +29,7 @@ from controller.jobs.signing import JobSigner
 from controller.offline import OfflineWatcher
 from controller.reconciling import Reconciler
 from controller.secrets import KeyFolder, SealedSecrets
-from controller.settings import ControllerSettings
+from controller.settings import BACKGROUND_CONNECTIONS, ControllerSettings
 from controller.status.publishing import StatusPublisher
 from controller.store import Store
 from controller.tickets.applying import TicketWorker
@@ -36,6 +38,7 @@ from controller.tickets.syncing import TicketSync
 from controller.warranty import WarrantyRefresher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -48,7 +51,7 @@ class Controller:
             raise ConfigError("no fleet repository given", hint="pass --repo PATH_OR_URL")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
-        self.store = Store.open(settings.database_url)
+        self.store = Store.open(settings.database_url, pool_size=settings.api_threads + BACKGROUND_CONNECTIONS)
         self.signer = JobSigner.load_or_create(settings.data_dir / "keys")
         self.sealing_keys = KeyFolder(settings.data_dir / "keys")
         self.sealing_keys.ensure()
@@ -99,6 +102,8 @@ class Controller:
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                 lifespan="off", access_log=False, timeout_graceful_shutdown=3)
         server = _EmbeddedServer(config)
+        # FastAPI runs blocking handlers on this loop's default thread limiter (see DEFAULT_API_THREADS).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.api_threads
         tasks = [
             asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
             asyncio.create_task(self.publisher.run(stop), name="status"),
@@ -188,6 +193,11 @@ class BackgroundController:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=15)
+
+    def run_on_loop(self, coroutine: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run ``coroutine`` on the controller's event loop and return its result (for tests and tools
+        that must look at loop-bound state, such as the API's thread limiter)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
 
 

@@ -13,6 +13,14 @@ from controller.errors import ConfigError
 
 DEFAULT_BRANCH = "main"
 DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_API_THREADS = 8
+"""The API's handler threads. Few on purpose: they share one interpreter lock, and with 40 (the
+server's default) a storm of agent reports kept every thread runnable, so each thread's return from
+a database round trip waited behind dozens of others for the lock. The ticket worker, one thread
+among them, fell 20-40 s behind a 10,000-alerts-a-minute storm on PostgreSQL; with 8 it kept up
+within a second (bench/README.md). Requests beyond them wait in the event loop, which costs nothing."""
+BACKGROUND_CONNECTIONS = 8
+"""Database connections kept for the controller's own threads (ticket worker, status, outbox, ingesters)."""
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -57,6 +65,8 @@ class ControllerSettings:
     """Seconds between warranty refreshes (only new, stale or retry-due serials are looked up)."""
     webhook_secret_file: Path | None = None
     """A file holding the webhook secret (else the Fleet's sealed webhookSecret is used)."""
+    api_threads: int = DEFAULT_API_THREADS
+    """Threads that run the API's blocking handlers (database work) at once; more requests wait their turn."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

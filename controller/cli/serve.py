@@ -12,7 +12,7 @@ from typing import Any
 from controller.cli.options import add_store_options, data_dir, database_url
 from controller.errors import ConfigError
 from controller.serving import Controller
-from controller.settings import DEFAULT_BRANCH, DEFAULT_LISTEN, ControllerSettings, parse_listen
+from controller.settings import DEFAULT_API_THREADS, DEFAULT_BRANCH, DEFAULT_LISTEN, ControllerSettings, parse_listen
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -46,6 +46,10 @@ def register(commands: Any) -> None:
     serve.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
                        help="file holding the shared secret for POST /api/hooks/git (GitHub/Gitea HMAC, "
                             "GitLab token); else the Fleet's sealed webhookSecret")
+    serve.add_argument("--api-threads", type=int, default=DEFAULT_API_THREADS, metavar="N",
+                       help=f"run at most N blocking API handlers at once (default: {DEFAULT_API_THREADS}); "
+                            "more requests wait their turn. Raise it only if requests queue while the "
+                            "CPU and the database idle: the threads share one interpreter lock")
     serve.add_argument("--allow-insecure-http", action="store_true",
                        help="allow listening on a non-loopback address without TLS in front (labs only)")
     serve.set_defaults(handler=run_serve)
@@ -60,12 +64,15 @@ def settings_from(args: argparse.Namespace) -> ControllerSettings:
                  "--allow-insecure-http for a lab")
     if min(args.interval, args.status_interval, args.checkin_interval, args.warranty_interval) <= 0:
         raise ConfigError("intervals must be positive numbers of seconds")
+    if not 1 <= args.api_threads <= 256:
+        raise ConfigError(f"--api-threads {args.api_threads} is out of range", hint="use 1 to 256 (default: "
+                                                                                   f"{DEFAULT_API_THREADS})")
     return ControllerSettings(
         data_dir=data_dir(args), repo=args.repo, branch=args.branch, path=args.path,
         db_url=database_url(args), listen=args.listen, fetch_interval=args.interval,
         status_interval=args.status_interval, checkin_interval=args.checkin_interval,
         allow_insecure_http=args.allow_insecure_http, webhook_secret_file=args.webhook_secret_file,
-        gnupg_home=args.gnupg_home, warranty_interval=args.warranty_interval,
+        gnupg_home=args.gnupg_home, warranty_interval=args.warranty_interval, api_threads=args.api_threads,
     )
 
 

@@ -48,12 +48,15 @@ def safe_url(url: URL | str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_store_engine(url: str, *, sqlite_busy_timeout: float = 5.0) -> Engine:
+def create_store_engine(url: str, *, sqlite_busy_timeout: float = 5.0, pool_size: int = 10) -> Engine:
+    """``pool_size``: PostgreSQL connections kept open; as many again may open for a burst. Size it to
+    the threads that use the store at once: a connection opened beyond the pool is closed again when
+    returned, and under load that meant a new server process (and its prepared statements) per request."""
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_busy_timeout)
     return create_engine(
-        parsed, pool_pre_ping=True, pool_size=10, max_overflow=20,
+        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
         connect_args={"connect_timeout": 5, "application_name": "fleetward"},
     )
 

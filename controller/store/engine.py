@@ -89,9 +89,10 @@ class Store:
         self._held = threading.local()
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, sqlite_busy_timeout: float = 5.0) -> Store:
-        """Connect (creating a SQLite file's folder) and bring the schema up to date."""
-        store = cls(create_store_engine(url, sqlite_busy_timeout=sqlite_busy_timeout))
+    def open(cls, url: str, *, migrate: bool = True, sqlite_busy_timeout: float = 5.0, pool_size: int = 10) -> Store:
+        """Connect (creating a SQLite file's folder) and bring the schema up to date; ``pool_size``: see
+        :func:`~controller.store.connecting.create_store_engine`."""
+        store = cls(create_store_engine(url, sqlite_busy_timeout=sqlite_busy_timeout, pool_size=pool_size))
         if migrate:
             try:
                 run_migrations(store.engine)

@@ -126,6 +126,8 @@ def test_token_create_prints_only_the_token_and_stores_only_a_hash(tmp_path, dat
     pytest.param(["serve", "--repo", ".", "--listen", "nonsense"], "is not HOST:PORT", id="bad-listen"),
     pytest.param(["serve", "--repo", ".", "--warranty-interval", "0"], "intervals must be positive",
                  id="zero-warranty-interval"),
+    pytest.param(["serve", "--repo", ".", "--api-threads", "0"], "--api-threads 0 is out of range",
+                 id="zero-api-threads"),
 ])
 def test_usage_errors_say_what_to_do(tmp_path, args, message):
     done = fleetward(*args, "--data-dir", str(tmp_path / "data"))

@@ -46,6 +46,7 @@ def wait_until(check: Callable[[], T], *, timeout: float = 20.0, interval: float
 class RunningController:
     controller: Controller
     url: str
+    background: BackgroundController | None = None
 
     @property
     def store(self):
@@ -93,7 +94,7 @@ def run_controller(repo: str, data_dir: Path, db_url: str, **overrides: Any) -> 
     background = BackgroundController(controller)
     url = background.start()
     try:
-        yield RunningController(controller, url)
+        yield RunningController(controller, url, background)
     finally:
         background.stop()
 
