@@ -263,6 +263,8 @@ class Sent:
     posted_at: float
     answered_at: float
     status: int
+    error: str = ""
+    """For status 0: the transport error (an answer timed out, the server closed the connection...)."""
 
 
 async def post_all(url: str, credentials: list[str], plan: list[Send]) -> list[Sent]:
@@ -294,13 +296,14 @@ async def post_all(url: str, credentials: list[str], plan: list[Send]) -> list[S
                           "severity": send.severity, "state": send.state, "message": send.message,
                           "observed_at": datetime.now(UTC).isoformat()} for number, send in enumerate(due)]
                 posted = time.monotonic() + offset
+                error = ""
                 try:
                     response = await http.post("/alerts", json={"alerts": items})
                     status = response.status_code
-                except httpx.HTTPError:
-                    status = 0
+                except httpx.HTTPError as exc:
+                    status, error = 0, f"{type(exc).__name__}: {exc}"[:120]
                 answered = time.monotonic() + offset
-                results.extend(Sent(send, posted, answered, status) for send in due)
+                results.extend(Sent(send, posted, answered, status, error) for send in due)
                 done += len(due)
 
     await asyncio.gather(*(agent(index, sends) for index, sends in by_agent.items()))
@@ -474,6 +477,8 @@ def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent
           f"failed requests {outcome.failed_requests} "
           f"{dict(Counter(item.status for item in sent if item.status != 200)) or ''} (status 0: no answer), "
           f"changes coalesced into a later one {outcome.coalesced}")
+    for error, count in Counter(item.error for item in sent if item.error).most_common(5):
+        print(f"      no answer, {count} alerts: {error}")
     for problem in outcome.problems[:10]:
         print(f"      {problem}")
     return not outcome.problems and not outcome.failed_requests
