@@ -10,6 +10,7 @@
     debrelations Debian versions and Depends relations: is a dependency provably met? (pure)
     debstanzas   one deb822 stanza, read as strictly as dpkg writes it (pure)
     debarchive   a .deb's control fields, read from its ar and tar members in-process
+    debstatus    what dpkg has installed, read from its status file in-process (the stanzas a proof needs)
     debtool      dpkg -i for a local .deb whose dependencies are met, else apt-get (asks dpkg)
     inline       inline scripts (pre/post install, detection, the script type) as command lines
     commands     which steps an install or uninstall runs, for any type
