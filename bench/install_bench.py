@@ -13,8 +13,9 @@ loopback HTTP server. Each round runs, in turn and in an order that rotates ever
   as the agent always does), nothing is downloaded;
 * the agent's path as built on this machine by ``build_packages``: on Debian with ``apt-get``
   present it installs a .deb with ``dpkg -i`` when its dependencies are provably installed
-  (``agent/installers/debtool.py``: ``dpkg-deb -f``, one ``dpkg-query``, ``dpkg --print-architecture``)
-  and with ``apt-get install <file>`` otherwise; cold cache, three .debs: no dependencies, installed
+  (``agent/installers/debtool.py``: the .deb's control fields and dpkg's status file read
+  in-process, ``dpkg-deb -f`` / ``dpkg-query`` only for what those readers refuse) and with
+  ``apt-get install <file>`` otherwise; cold cache, three .debs: no dependencies, installed
   dependencies (``Depends: dpkg (>= 1.0), libc6 | ...``) and a virtual dependency (``Depends: awk``,
   which only apt-get resolves); plain ``dpkg -i`` of the second .deb is timed too.
 

@@ -11,7 +11,8 @@
     debstanzas   one deb822 stanza, read as strictly as dpkg writes it (pure)
     debarchive   a .deb's control fields, read from its ar and tar members in-process
     debstatus    what dpkg has installed, read from its status file in-process (the stanzas a proof needs)
-    debtool      dpkg -i for a local .deb whose dependencies are met, else apt-get (asks dpkg)
+    debtool      dpkg -i for a local .deb whose dependencies are proven met, else apt-get (reads the
+                 two above; asks dpkg-deb / dpkg-query only for what they refuse)
     inline       inline scripts (pre/post install, detection, the script type) as command lines
     commands     which steps an install or uninstall runs, for any type
     detecting    detection rules in precedence order, with the OS probes behind them
@@ -21,6 +22,6 @@
 
 Builders are pure functions of the installer and a few facts (paths, the console
 user), so the Windows and macOS command lines are tested on any OS against
-recorded fixtures; only :mod:`.processes` and the probes in :mod:`.detecting`
-touch the machine.
+recorded fixtures; only :mod:`.processes`, the probes in :mod:`.detecting` and the
+two read-only readers of :mod:`.debarchive` and :mod:`.debstatus` touch the machine.
 """
