@@ -53,11 +53,13 @@ _VERSIONS_IN_PARENTHESES = re.compile(r"\([^)]*\)")
 _UPPER_CASE = re.compile(r"[A-Z]")
 
 
-def read_installed(names: Collection[str], mentioning: str, admin_dir: Path = ADMIN_DIR) -> dict[str, list[Installed]]:
+def read_installed(names: Collection[str], mentioning: str | None,
+                   admin_dir: Path = ADMIN_DIR) -> dict[str, list[Installed]]:
     """Every instance dpkg knows of the packages in ``names`` and of any package whose stanza mentions ``mentioning``.
 
     Keyed by package name, as :func:`.debtool.parse_query` keys the whole of ``dpkg-query``'s
-    answer. ``names`` must be lower case; an empty ``mentioning`` selects every stanza. Raises
+    answer. ``names`` must be lower case; an empty ``mentioning`` selects every stanza, None
+    none beyond ``names`` (detection asks for one package, not for what mentions it). Raises
     :class:`~.debstanzas.Unreadable` when the status file is not to be trusted or not read here:
     ``dpkg-query`` decides then.
     """
@@ -67,14 +69,14 @@ def read_installed(names: Collection[str], mentioning: str, admin_dir: Path = AD
     if lower.count(b"\n" + _PACKAGE_LINE) != lower.count(b"\n\n" + _PACKAGE_LINE):
         raise Unreadable(f"a Package line of {admin_dir / 'status'} does not start its stanza")
     wanted = {name.encode() for name in names}
-    needle = mentioning.encode()
+    needle = mentioning.encode() if mentioning is not None else None
     found: dict[str, list[Installed]] = defaultdict(list)
     end = -2
     for stanza in lower.split(b"\n\n"):
         start, end = end + 2, end + 2 + len(stanza)
         if not stanza.strip(b"\n"):
             continue  # more blank lines than one, or the end of the file
-        mentions = needle in stanza
+        mentions = needle is not None and needle in stanza
         name = _first_line_name(stanza)
         if not mentions and name is not None and name not in wanted:
             continue

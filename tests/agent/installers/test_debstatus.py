@@ -70,6 +70,10 @@ def test_only_the_named_packages_and_those_mentioning_the_package_are_returned(a
     assert rows["unpacked-breaker"][0].breaks == f"{DEB_NAME} (<< 2.0)"
 
 
+def test_mentioning_none_returns_the_named_packages_only(admin_dir: Path) -> None:
+    assert sorted(read_installed({"tzdata", DEB_NAME}, None, admin_dir)) == ["tzdata"]  # its dependers left out
+
+
 def _write(admin_dir: Path, status: str) -> None:
     (admin_dir / "status").write_text(status)
 

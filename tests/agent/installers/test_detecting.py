@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import plistlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from agent.installers.processes import Completed
 from schemas.detection import DetectionRule
 from schemas.packages import parse_installer
 from schemas.protocol import SoftwareItem
-from tests.agent.installers.debs import needs_root_dpkg
+from tests.agent.installers.debs import dpkg_status, needs_root_dpkg
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RULES: TypeAdapter[list[DetectionRule]] = TypeAdapter(list[DetectionRule])
@@ -127,6 +129,101 @@ def test_dpkg_for_real_on_a_package_this_machine_has() -> None:
     probes = Probes("linux")
     assert detect(rules({"type": "dpkg", "package": "dpkg", "anyVersion": True}), probes, "0").installed
     assert not detect(rules({"type": "dpkg", "package": "fleetward-no-such-package"}), probes, "1").installed
+
+
+class RecordedDpkgQuery:
+    """A runner that records the argv it is given and answers as dpkg-query would from ``answer``."""
+
+    def __init__(self, answer: str = "", code: int = 0) -> None:
+        self.answer, self.code = answer, code
+        self.argvs: list[tuple[str, ...]] = []
+
+    def __call__(self, argv: tuple[str, ...], **_options: object) -> Completed:
+        self.argvs.append(tuple(argv))
+        return Completed(tuple(argv), self.code, self.answer)
+
+
+@pytest.fixture
+def admin_dir(tmp_path: Path) -> Path:
+    """``fixtures/dpkg/status`` as dpkg leaves its database after a run: an empty ``updates/``."""
+    folder = tmp_path / "dpkg"
+    (folder / "updates").mkdir(parents=True)
+    shutil.copy(FIXTURES / "dpkg" / "status", folder / "status")
+    return folder
+
+
+def fixture_probes(admin_dir: Path, runner: RecordedDpkgQuery) -> Probes:
+    return Probes("linux", runner=runner, which=lambda name: name, dpkg_admin_dir=admin_dir)
+
+
+@pytest.mark.parametrize(("package", "wanted", "installed", "detail"), [
+    pytest.param("tzdata", "2024a-0+deb12u1", True, "dpkg tzdata: version 2024a-0+deb12u1", id="installed-at-version"),
+    pytest.param("tzdata", "2025a-0", False, "dpkg tzdata: version 2024a-0+deb12u1, not 2025a-0",
+                 id="installed-other-version"),
+    pytest.param("describes-hello", "1:0.1~rc1", True, "dpkg describes-hello: version 1:0.1~rc1", id="epoch-tilde"),
+    pytest.param("half-done", "1.0", False, "dpkg half-done: not installed", id="half-installed"),
+    pytest.param("unpacked-breaker", "0.9", False, "dpkg unpacked-breaker: not installed", id="unpacked"),
+    pytest.param("old-config", "2.0", False, "dpkg old-config: not installed", id="config-files"),
+    pytest.param("selected-only", "1", False, "dpkg selected-only: not installed", id="not-installed-stanza"),
+    pytest.param("fleetward-absent", "1", False, "dpkg fleetward-absent: not installed", id="absent"),
+])
+def test_the_dpkg_rule_answers_from_the_status_file(admin_dir: Path, package: str, wanted: str, installed: bool,
+                                                     detail: str) -> None:
+    runner = RecordedDpkgQuery("install ok installed 9.9")  # would contradict the file, were it asked
+    result = detect(rules({"type": "dpkg", "package": package}), fixture_probes(admin_dir, runner), wanted)
+    assert (result.installed, result.kind, result.detail) == (installed, "packageDb", detail)
+    assert runner.argvs == []  # no dpkg-query started
+
+
+def test_the_dpkg_rule_asks_dpkg_query_while_a_journal_is_pending(admin_dir: Path) -> None:
+    (admin_dir / "updates" / "0000").write_text("Package: tzdata\nStatus: install ok installed\nVersion: 2025a-0\n")
+    runner = RecordedDpkgQuery("install ok installed 2025a-0")
+    result = detect(rules({"type": "dpkg", "package": "tzdata"}), fixture_probes(admin_dir, runner), "2025a-0")
+    assert runner.argvs == [("dpkg-query", f"--admindir={admin_dir}", "-W", "-f", "${Status} ${Version}", "tzdata")]
+    assert result.installed
+    assert result.detail == (f"dpkg tzdata (read by dpkg-query: dpkg has updates not yet merged into its status file "
+                             f"({admin_dir / 'updates' / '0000'})): version 2025a-0")
+
+
+@pytest.mark.parametrize(("package", "why"), [
+    pytest.param("libc6", "libc6 has 2 instances (architectures)", id="multi-arch-instances"),
+    pytest.param("libc6:i386", "'libc6:i386' is not a plain package name", id="arch-qualified"),
+    pytest.param("tz*", "'tz*' is not a plain package name", id="pattern"),
+])
+def test_what_the_status_file_does_not_answer_alone_goes_to_dpkg_query(admin_dir: Path, package: str,
+                                                                        why: str) -> None:
+    runner = RecordedDpkgQuery("", code=1)
+    found = fixture_probes(admin_dir, runner).dpkg(package)
+    assert found == Found(False, via=f"read by dpkg-query: {why}")
+    assert runner.argvs == [("dpkg-query", f"--admindir={admin_dir}", "-W", "-f", "${Status} ${Version}", package)]
+
+
+def test_the_default_database_is_queried_with_the_command_line_of_before() -> None:
+    runner = RecordedDpkgQuery("install ok installed 1.0")
+    found = Probes("linux", runner=runner, which=lambda name: name).dpkg("hello:amd64")  # /var/lib/dpkg
+    assert runner.argvs == [("dpkg-query", "-W", "-f", "${Status} ${Version}", "hello:amd64")]
+    assert found == Found(True, "1.0", via="read by dpkg-query: 'hello:amd64' is not a plain package name")
+
+
+def test_without_dpkg_query_the_dpkg_rule_is_unavailable_even_with_a_status_file(admin_dir: Path) -> None:
+    probes = Probes("linux", which=lambda name: None if name == "dpkg-query" else name, dpkg_admin_dir=admin_dir)
+    with pytest.raises(DetectionError, match="dpkg-query is not installed here"):
+        detect(rules({"type": "dpkg", "package": "tzdata"}), probes, "1")
+
+
+@needs_root_dpkg
+def test_the_status_file_agrees_with_dpkg_query_on_this_machine() -> None:
+    if any(Path("/var/lib/dpkg/updates").iterdir()):
+        pytest.skip("dpkg has a journal pending: the rule asks dpkg-query, as it should")
+    listed = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\n"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    probes = Probes("linux", runner=RecordedDpkgQuery("", code=1))  # a dpkg-query answer would show as via
+    for package in ["dpkg", "coreutils", "tzdata", "libc6", *listed[:: max(1, len(listed) // 20)],
+                    "fleetward-no-such-package"]:
+        found = probes.dpkg(package)
+        if found.via and "instances" in found.via:
+            continue  # a multi-arch package: dpkg-query answered
+        assert (found, package) == (parse_dpkg_status(dpkg_status(package)), package)
 
 
 def test_the_highest_kind_decides_and_a_missing_tool_falls_through(tmp_path: Path) -> None:
