@@ -1,16 +1,20 @@
-"""Group commit for inventory reports: many agents' reports, one transaction.
+"""Group commit for agents' reports: many agents' reports, one transaction.
 
-Thousands of agents report inventory; written one transaction each, a report costs a
-commit and half a dozen round trips, and the database's per-transaction cost caps the
-rate. The :class:`InventoryIngester` puts every report the API receives on a queue; one
-writer thread takes whatever has queued up (at most ``max_batch``) and stores it with
-:func:`controller.store.ingest_inventories`, then wakes each waiting request with its own
-answer. When reports arrive one at a time a batch holds one report and nothing waits
-longer than before; under load batches grow by themselves and the rate with them.
+Thousands of agents report inventory and alerts; written one transaction each, a report
+costs a commit and several round trips, and the database's per-transaction cost (on
+SQLite, the wait for its one writer) caps the rate. A :class:`GroupWriter` puts every
+report the API receives on a queue; one writer thread takes whatever has queued up (at
+most ``max_batch``), stores it with one call that writes many reports in one transaction,
+then wakes each waiting request with its own answer. When reports arrive one at a time a
+batch holds one report and nothing waits longer than before; under load batches grow by
+themselves and the rate with them.
 
 A batch that fails (one report for an agent revoked a moment ago, a lost connection) is
 retried report by report, so one bad report never costs the others their write; each
 request gets its own report's error.
+
+The writer is generic: :class:`InventoryIngester` is one made for inventory reports
+(:func:`controller.store.ingest_inventories`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from controller.store import InventoryUpload, Store, ingest_inventories
 from schemas.protocol import InventorySection
@@ -28,31 +34,42 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 200
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
-class InventoryIngester:
-    """Stores inventory reports in batches on one writer thread (started on first use)."""
 
-    def __init__(self, store: Store, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
-        self.store = store
+class GroupWriter(Generic[Item, Result]):
+    """Writes items in batches on one writer thread (started on first use).
+
+    ``write_many`` stores a list of items in one transaction and returns one result per item,
+    in order; it is called on the writer thread only, so batches never overlap. ``committed``
+    (optional) hears each written batch's results after its commit, before any request wakes.
+    """
+
+    def __init__(self, name: str, write_many: Callable[[list[Item]], list[Result]], *,
+                 committed: Callable[[list[Result]], None] | None = None,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        self.name = name
         self.max_batch = max(1, max_batch)
-        self._queue: queue.SimpleQueue[tuple[InventoryUpload, datetime, Future[list[InventorySection]]] | None] = (
-            queue.SimpleQueue())
+        self._write_many = write_many
+        self._committed = committed
+        self._queue: queue.SimpleQueue[tuple[Item, Future[Result]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
         self.batches = 0
         """How many transactions were written (for tests and metrics)."""
 
-    def ingest(self, upload: InventoryUpload, now: datetime) -> list[InventorySection]:
-        """Store ``upload`` (blocking until its batch is committed); its accepted sections."""
-        future: Future[list[InventorySection]] = Future()
+    def submit(self, item: Item) -> Result:
+        """Store ``item`` (blocking until its batch is committed); its result, or its error raised."""
+        future: Future[Result] = Future()
         with self._lock:
             if self._closed:
-                raise RuntimeError("the inventory ingester is closed")
+                raise RuntimeError(f"the {self.name} writer is closed")
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="inventory-writer", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=f"{self.name}-writer", daemon=True)
                 self._thread.start()
-            self._queue.put((upload, now, future))
+            self._queue.put((item, future))
         return future.result()
 
     def close(self, timeout: float = 10.0) -> None:
@@ -84,19 +101,39 @@ class InventoryIngester:
             if stop:
                 return
 
-    def _write(self, batch: list[tuple[InventoryUpload, datetime, Future[list[InventorySection]]]]) -> None:
-        now = max(when for _upload, when, _future in batch)
+    def _write(self, batch: list[tuple[Item, Future[Result]]]) -> None:
         try:
-            results = ingest_inventories(self.store, [upload for upload, _when, _future in batch], now)
+            results = self._write_many([item for item, _future in batch])
         except Exception as error:
             if len(batch) == 1:
-                batch[0][2].set_exception(error)
+                batch[0][1].set_exception(error)
                 return
-            log.info("an inventory batch of %d failed (%s); writing its reports one by one", len(batch),
+            log.info("a %s batch of %d failed (%s); writing its items one by one", self.name, len(batch),
                      type(error).__name__)
-            for item in batch:
-                self._write([item])
+            for entry in batch:
+                self._write([entry])
             return
         self.batches += 1
-        for (_upload, _when, future), accepted in zip(batch, results, strict=True):
-            future.set_result(accepted)
+        if self._committed is not None:
+            try:
+                self._committed(results)
+            except Exception:  # the write stands; whoever listens catches up on its own schedule
+                log.exception("telling about a committed %s batch failed", self.name)
+        for (_item, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+
+class InventoryIngester(GroupWriter[tuple[InventoryUpload, datetime], list[InventorySection]]):
+    """Stores inventory reports in batches with :func:`controller.store.ingest_inventories`."""
+
+    def __init__(self, store: Store, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        super().__init__("inventory", self._ingest_many, max_batch=max_batch)
+        self.store = store
+
+    def ingest(self, upload: InventoryUpload, now: datetime) -> list[InventorySection]:
+        """Store ``upload`` (blocking until its batch is committed); its accepted sections."""
+        return self.submit((upload, now))
+
+    def _ingest_many(self, items: list[tuple[InventoryUpload, datetime]]) -> list[list[InventorySection]]:
+        now = max(when for _upload, when in items)
+        return ingest_inventories(self.store, [upload for upload, _when in items], now)
