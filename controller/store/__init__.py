@@ -30,12 +30,14 @@ from controller.store.agents import (
 from controller.store.alerts import (
     AlertChange,
     AlertRow,
+    ReportedAlerts,
     clear_alert,
     clear_alerts_except,
     get_alert,
     list_alerts,
     raise_alert,
     record_alert_changes,
+    record_alert_reports,
 )
 from controller.store.assets import (
     HardwareRecord,
@@ -180,6 +182,7 @@ __all__ = [
     "PackageRecord",
     "ProposalPlanRow",
     "RebootPending",
+    "ReportedAlerts",
     "RevisionRow",
     "RolloutRecord",
     "ServiceRequestDetail",
@@ -247,6 +250,7 @@ __all__ = [
     "raise_alert",
     "read_observed",
     "record_alert_changes",
+    "record_alert_reports",
     "record_applied",
     "record_audit",
     "record_history",
