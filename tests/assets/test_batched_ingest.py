@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -24,6 +22,7 @@ from controller.store import (
 )
 from controller.store.tables import agents
 from schemas.protocol import Facts, InventoryReport, SoftwareDelta, SoftwareItem
+from tests.support.held_writers import HeldWriter
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -69,83 +68,43 @@ def test_a_batch_writes_each_device_and_applies_a_repeated_device_in_order(store
     }
 
 
-class HeldWriter:
+def _held(store: Store, monkeypatch: pytest.MonkeyPatch) -> HeldWriter:
     """An ingester whose first batch waits until released, so later reports queue up behind it."""
+    return HeldWriter(InventoryIngester(store), monkeypatch, ingesting, "ingest_inventories")
 
-    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.gate = threading.Event()
-        self.holding = threading.Event()
-        real = ingesting.ingest_inventories
-        calls = []
 
-        def held(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == 1:
-                self.holding.set()
-                self.gate.wait(10)
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(ingesting, "ingest_inventories", held)
-        self.ingester = InventoryIngester(store)
-        self.outcomes: dict[str, object] = {}
-        self.threads: list[threading.Thread] = []
-
-    def send(self, agent: AgentPrincipal, report: InventoryReport) -> None:
-        def run() -> None:
-            try:
-                self.outcomes[agent.agent_id] = self.ingester.ingest(InventoryUpload(agent, report), NOW)
-            except NotFound as error:
-                self.outcomes[agent.agent_id] = error
-
-        thread = threading.Thread(target=run)
-        self.threads.append(thread)
-        thread.start()
-
-    def wait_held(self) -> None:
-        """Until the writer has taken the first report and is held writing it."""
-        assert self.holding.wait(10)
-
-    def wait_queued(self, count: int) -> None:
-        deadline = time.monotonic() + 10
-        while self.ingester._queue.qsize() != count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert self.ingester._queue.qsize() == count
-
-    def release(self) -> None:
-        self.gate.set()
-        for thread in self.threads:
-            thread.join(10)
-        self.ingester.close()
+def _send(writer: HeldWriter, agent: AgentPrincipal, report: InventoryReport) -> None:
+    writer.send(agent.agent_id, (InventoryUpload(agent, report), NOW))
 
 
 def test_the_writer_batches_concurrent_reports_into_one_transaction(store, monkeypatch):
     agents = [_agent(store, f"host-{index:02d}") for index in range(20)]
-    writer = HeldWriter(store, monkeypatch)
-    writer.send(agents[0], _report("3.0.11"))
+    writer = _held(store, monkeypatch)
+    _send(writer, agents[0], _report("3.0.11"))
     writer.wait_held()
     for agent in agents[1:]:
-        writer.send(agent, _report("3.0.11"))
+        _send(writer, agent, _report("3.0.11"))
     writer.wait_queued(19)
     writer.release()
     assert writer.outcomes == {agent.agent_id: ["software"] for agent in agents}
-    assert writer.ingester.batches == 2
+    assert writer.writer.batches == 2
     assert all(_software(store, agent) == [("openssl", "3.0.11")] for agent in agents)
 
 
 def test_one_bad_report_does_not_cost_the_others_their_write(store, monkeypatch):
     first, good = _agent(store, "first"), _agent(store, "good")
     ghost = AgentPrincipal(agent_id="a_" + "0" * 32, client="acme", last_job_seq=0, inventory_wanted="full")
-    writer = HeldWriter(store, monkeypatch)
-    writer.send(first, _report("3.0.9"))
+    writer = _held(store, monkeypatch)
+    _send(writer, first, _report("3.0.9"))
     writer.wait_held()
-    writer.send(good, _report("3.0.11"))
-    writer.send(ghost, _report("3.0.11"))
+    _send(writer, good, _report("3.0.11"))
+    _send(writer, ghost, _report("3.0.11"))
     writer.wait_queued(2)  # good and ghost go in one batch, which fails and is retried one by one
     writer.release()
     assert writer.outcomes[good.agent_id] == ["software"]
     assert isinstance(writer.outcomes[ghost.agent_id], NotFound)
     assert _software(store, good) == [("openssl", "3.0.11")]
-    assert writer.ingester.batches == 2  # the held one, and good's on its own
+    assert writer.writer.batches == 2  # the held one, and good's on its own
 
 
 def test_a_closed_ingester_refuses_new_reports(store):
