@@ -13,21 +13,23 @@ A batch that fails (one report for an agent revoked a moment ago, a lost connect
 retried report by report, so one bad report never costs the others their write; each
 request gets its own report's error.
 
-The writer is generic: :class:`InventoryIngester` is one made for inventory reports
-(:func:`controller.store.ingest_inventories`).
+Two writers use it: :class:`InventoryIngester` (:func:`controller.store.ingest_inventories`)
+and :class:`AlertRecorder` (:func:`controller.store.record_alert_reports`, which also tells
+the ticket worker once per committed batch which alerts changed).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from controller.store import InventoryUpload, Store, ingest_inventories
+from controller.store import InventoryUpload, ReportedAlerts, Store, ingest_inventories, record_alert_reports
 from schemas.protocol import InventorySection
 
 log = logging.getLogger(__name__)
@@ -137,3 +139,27 @@ class InventoryIngester(GroupWriter[tuple[InventoryUpload, datetime], list[Inven
     def _ingest_many(self, items: list[tuple[InventoryUpload, datetime]]) -> list[list[InventorySection]]:
         now = max(when for _upload, when in items)
         return ingest_inventories(self.store, [upload for upload, _when in items], now)
+
+
+class AlertRecorder(GroupWriter[ReportedAlerts, list[int]]):
+    """Stores agents' alert reports in batches with :func:`controller.store.record_alert_reports`.
+
+    ``alerts_changed`` hears every alert a committed batch touched, once per batch: the ticket
+    worker then acts on the whole batch in one pass instead of being woken report by report.
+    """
+
+    def __init__(self, store: Store, alerts_changed: Callable[[Iterable[int]], None], *,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        super().__init__("alert", self._record_many, committed=self._tell, max_batch=max_batch)
+        self.store = store
+        self.alerts_changed = alerts_changed
+
+    def record(self, report: ReportedAlerts) -> list[int]:
+        """Store ``report`` (blocking until its batch is committed); the ids of the alerts it touched."""
+        return self.submit(report)
+
+    def _record_many(self, reports: list[ReportedAlerts]) -> list[list[int]]:
+        return record_alert_reports(self.store, reports)
+
+    def _tell(self, touched: Sequence[list[int]]) -> None:
+        self.alerts_changed(itertools.chain.from_iterable(touched))

@@ -24,7 +24,7 @@ from controller.api.app import create_app
 from controller.api.context import ApiContext
 from controller.errors import ConfigError
 from controller.gitsource import RepoMirror, watch_refs
-from controller.ingesting import InventoryIngester
+from controller.ingesting import AlertRecorder, InventoryIngester
 from controller.jobs.signing import JobSigner
 from controller.offline import OfflineWatcher
 from controller.reconciling import Reconciler
@@ -74,6 +74,7 @@ class Controller:
         self.app.state.warranty = self.warranty
         self.tickets = TicketWorker(self.store, lambda: self.reconciler.applied)
         self.context.alerts_changed = self.tickets.alerts_changed
+        self.context.alert_recorder = AlertRecorder(self.store, self.tickets.alerts_changed)
         self.deliveries = OutboxDelivery(self.store, self.sealed, lambda: self.reconciler.applied)
         self.offline = OfflineWatcher(self.store, lambda: self.reconciler.applied, clock)
         self.ticket_sync = TicketSync(self.store, self.sealed, lambda: self.reconciler.applied)
@@ -127,8 +128,9 @@ class Controller:
         await stop.wait()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self.context.ingester is not None:
-            self.context.ingester.close()
+        for writer in (self.context.ingester, self.context.alert_recorder):
+            if writer is not None:
+                writer.close()
         self.store.close()
 
     async def _watch(self, stop: asyncio.Event) -> None:

@@ -26,6 +26,7 @@ from controller.store import (
     AlertChange,
     CheckinState,
     InventoryUpload,
+    ReportedAlerts,
     checkin,
     enroll_agent,
     ingest_inventory,
@@ -190,9 +191,13 @@ def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAc
                            # an agent's clock ahead of ours must not date alerts in the future
                            observed_at=min(item.observed_at, now))
                for item in sorted(body.alerts, key=lambda alert: alert.observed_at)]
-    changed = record_alert_changes(ctx.store, client=agent.client, agent_id=agent.agent_id, changes=changes,
-                                   now=now)
-    ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, not at its next tick
+    if ctx.alert_recorder is not None:
+        # with other agents' reports in one transaction; the recorder tells the ticket worker
+        ctx.alert_recorder.record(ReportedAlerts(agent.client, agent.agent_id, changes, now))
+    else:
+        changed = record_alert_changes(ctx.store, client=agent.client, agent_id=agent.agent_id, changes=changes,
+                                       now=now)
+        ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, not at its next tick
     return AlertAck(stored=[item.id for item in body.alerts])
 
 
