@@ -8,7 +8,7 @@ service requests; ``service_request_id`` links them.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -124,17 +124,45 @@ class _Row:
     """A new alert's columns as the batch leaves them (it is inserted once, at the end)."""
 
 
+@dataclass
+class _Writes:
+    """What a batch writes, decided before anything is written."""
+
+    touched: list[list[_Row]] = field(default_factory=list)
+    """Each report's alerts, in its order."""
+    refreshes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Stored alerts whose message or severity changed, by id: the last change of each."""
+    clears: list[dict[str, Any]] = field(default_factory=list)
+    """Keys whose stored open alert is cleared."""
+    new_rows: list[_Row] = field(default_factory=list)
+    """Alerts raised by the batch, in the order raised."""
+
+
 def _record(session: Session, reports: Sequence[ReportedAlerts]) -> list[list[int]]:
-    # Decide every change against the open alerts as the batch leaves them, then write it all.
     keys = sorted({change.key for report in reports for change in report.changes})
     open_rows: dict[str, _Row] = {}
     for some in chunks(keys):
         for found in session.execute(_OPEN_OF_KEYS, {"of_keys": some}):
             open_rows.setdefault(found.key, _Row(int(found.id), found.message, found.severity))
-    refreshes: dict[int, dict[str, Any]] = {}
-    clears: list[dict[str, Any]] = []
-    new_rows: list[_Row] = []
-    touched: list[list[_Row]] = []
+    writes = _decide(reports, open_rows)
+    # Stored alerts first: a key's stored alert comes before any new one of the same key, so
+    # clearing it by key cannot reach a new one. New alerts go in in the order they were raised.
+    if writes.refreshes:
+        session.execute(_REFRESH, [writes.refreshes[alert_id] for alert_id in sorted(writes.refreshes)])
+    if writes.clears:
+        session.execute(_CLEAR_OPEN, writes.clears)
+    if writes.new_rows:
+        values = [row.values for row in writes.new_rows if row.values is not None]  # every new row has them
+        created = session.execute(_INSERT_MANY, values).scalars().all()
+        for row, alert_id in zip(writes.new_rows, created, strict=True):
+            row.id = int(alert_id)
+    return [[row.id for row in rows if row.id is not None] for rows in writes.touched]
+
+
+def _decide(reports: Sequence[ReportedAlerts], open_rows: dict[str, _Row]) -> _Writes:
+    """Every change in order against the open alerts as the batch has left them so far
+    (``open_rows``, by key, updated as it goes)."""
+    writes = _Writes()
     for report in reports:
         rows: list[_Row] = []
         for change in report.changes:
@@ -146,7 +174,7 @@ def _record(session: Session, reports: Sequence[ReportedAlerts]) -> list[list[in
                         "severity": change.severity, "key": change.key, "state": "open",
                         "message": change.message, "detail": change.detail, "raised_at": change.observed_at,
                         "updated_at": report.now, "cleared_at": None})
-                    new_rows.append(row)
+                    writes.new_rows.append(row)
                 elif row.message != change.message or row.severity != change.severity:
                     row.message, row.severity = change.message, change.severity
                     if row.values is not None:
@@ -154,30 +182,20 @@ def _record(session: Session, reports: Sequence[ReportedAlerts]) -> list[list[in
                                           updated_at=report.now)
                     else:
                         assert row.id is not None
-                        refreshes[row.id] = {"alert_id": row.id, "new_message": change.message,
-                                             "new_severity": change.severity, "new_detail": change.detail,
-                                             "now": report.now}
+                        writes.refreshes[row.id] = {"alert_id": row.id, "new_message": change.message,
+                                                    "new_severity": change.severity, "new_detail": change.detail,
+                                                    "now": report.now}
                 rows.append(row)
             elif row is not None:
                 del open_rows[change.key]
                 if row.values is not None:
                     row.values.update(state="cleared", cleared_at=change.observed_at, updated_at=report.now)
                 else:
-                    clears.append({"of_key": change.key, "observed_at": change.observed_at, "now": report.now})
+                    writes.clears.append({"of_key": change.key, "observed_at": change.observed_at,
+                                          "now": report.now})
                 rows.append(row)
-        touched.append(rows)
-    # Stored alerts first: a key's stored alert comes before any new one of the same key, so
-    # clearing it by key cannot reach a new one. New alerts go in in the order they were raised.
-    if refreshes:
-        session.execute(_REFRESH, [refreshes[alert_id] for alert_id in sorted(refreshes)])
-    if clears:
-        session.execute(_CLEAR_OPEN, clears)
-    if new_rows:
-        values = [row.values for row in new_rows if row.values is not None]  # every new row has them
-        created = session.execute(_INSERT_MANY, values).scalars().all()
-        for row, alert_id in zip(new_rows, created, strict=True):
-            row.id = int(alert_id)
-    return [[row.id for row in rows if row.id is not None] for rows in touched]
+        writes.touched.append(rows)
+    return writes
 
 
 # Built once with bind parameters: building a statement (and its cache key) on every call cost
