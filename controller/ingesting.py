@@ -64,6 +64,14 @@ class GroupWriter(Generic[Item, Result]):
 
     def submit(self, item: Item) -> Result:
         """Store ``item`` (blocking until its batch is committed); its result, or its error raised."""
+        return self.enqueue(item).result()
+
+    def enqueue(self, item: Item) -> Future[Result]:
+        """Queue ``item`` for the next batch; the future holds its result once the batch is committed.
+
+        For callers that must not hold a thread while they wait (an async request handler awaits it
+        with ``asyncio.wrap_future``). An item whose future is cancelled before its batch begins is
+        not written."""
         future: Future[Result] = Future()
         with self._lock:
             if self._closed:
@@ -72,7 +80,7 @@ class GroupWriter(Generic[Item, Result]):
                 self._thread = threading.Thread(target=self._run, name=f"{self.name}-writer", daemon=True)
                 self._thread.start()
             self._queue.put((item, future))
-        return future.result()
+        return future
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer thread."""
@@ -99,7 +107,10 @@ class GroupWriter(Generic[Item, Result]):
                     stop = True
                     break
                 batch.append(item)
-            self._write(batch)
+            # Running from here on, so no longer cancellable: each future gets its answer.
+            batch = [entry for entry in batch if entry[1].set_running_or_notify_cancel()]
+            if batch:
+                self._write(batch)
             if stop:
                 return
 

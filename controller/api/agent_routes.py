@@ -8,6 +8,7 @@ audited by the store.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from datetime import timedelta
 
@@ -171,16 +172,19 @@ def inventory(body: InventoryReport, agent: AgentDep, ctx: ContextDep, request: 
 
 
 @router.post("/alerts", response_model=AlertAck)
-def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAck:
+async def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAck:
     """Raise or clear the agent's monitor alerts, keyed ``agent:{agent_id}:{monitor}:{subject}``.
 
     Idempotent per item (one open alert per key), so an agent that did not hear the answer
     simply sends the same items again. Items apply in the order observed.
+
+    Async: the report waits for its batch's commit without holding a request thread (in a storm
+    those threads were all taken by reports waiting, and every other request queued for one).
     """
     if body.agent_id is not None and body.agent_id != agent.agent_id:
-        record_audit(ctx.store, actor=agent.agent_id, actor_kind="agent", action="alerts.refused",
-                     target=body.agent_id, client=agent.client,
-                     detail={"reason": "the report names another agent"}, now=ctx.now())
+        await run_in_threadpool(record_audit, ctx.store, actor=agent.agent_id, actor_kind="agent",
+                                action="alerts.refused", target=body.agent_id, client=agent.client,
+                                detail={"reason": "the report names another agent"}, now=ctx.now())
         raise ApiError(403, "forbidden", f"this credential belongs to agent {agent.agent_id}, "
                                          f"not {body.agent_id}; an agent reports only its own alerts")
     now = ctx.now()
@@ -193,10 +197,11 @@ def agent_alerts(body: AlertReport, agent: AgentDep, ctx: ContextDep) -> AlertAc
                for item in sorted(body.alerts, key=lambda alert: alert.observed_at)]
     if ctx.alert_recorder is not None:
         # with other agents' reports in one transaction; the recorder tells the ticket worker
-        ctx.alert_recorder.record(ReportedAlerts(agent.client, agent.agent_id, changes, now))
+        await asyncio.wrap_future(ctx.alert_recorder.enqueue(ReportedAlerts(agent.client, agent.agent_id, changes,
+                                                                            now)))
     else:
-        changed = record_alert_changes(ctx.store, client=agent.client, agent_id=agent.agent_id, changes=changes,
-                                       now=now)
+        changed = await run_in_threadpool(record_alert_changes, ctx.store, client=agent.client,
+                                          agent_id=agent.agent_id, changes=changes, now=now)
         ctx.alerts_changed(changed)  # committed: the ticket worker looks at them now, not at its next tick
     return AlertAck(stored=[item.id for item in body.alerts])
 

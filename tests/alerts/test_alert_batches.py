@@ -199,6 +199,20 @@ def test_one_bad_report_does_not_cost_the_others_their_write(store, monkeypatch)
     assert writer.writer.batches == 2  # the held one, and good's on its own
 
 
+def test_a_report_given_up_before_its_batch_began_is_not_written(store, monkeypatch):
+    """An async request handler awaits its report's future; cancelled (the request went away) while
+    queued, the report is left out and the writer goes on with the others."""
+    writer, _told = _held(store, monkeypatch)
+    writer.send("first", _report("first", _change("first:disk")))
+    writer.wait_held()
+    gone = writer.writer.enqueue(_report("gone", _change("gone:disk")))
+    kept = writer.writer.enqueue(_report("kept", _change("kept:disk")))
+    assert gone.cancel()
+    writer.release()
+    assert gone.cancelled() and len(kept.result(10)) == 1
+    assert [row["key"] for row in _table(store, "")] == ["first:disk", "kept:disk"]
+
+
 def test_concurrent_reports_of_many_agents_end_as_sequential_ones(store):
     """Eight agents, each sending its reports one after another on its own thread (as an agent
     does: the next report after the answer), all at once: batches form as they may."""
