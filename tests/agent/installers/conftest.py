@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from agent.installers.steps import Context
 from agent.receipts import Receipts
 from agent.state import DataDir
 from tests.agent.builders import NOW
-from tests.agent.installers.debs import purge
+from tests.agent.installers.debs import DPKG_STATUS_FIXTURE, purge
 
 
 def make_native(data_dir: DataDir, *, use_apt: bool = False, lock_wait_seconds: float = 5.0,
@@ -42,3 +43,12 @@ def debs(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         purge()
+
+
+@pytest.fixture
+def admin_dir(tmp_path: Path) -> Path:
+    """``fixtures/dpkg/status`` as dpkg leaves its database after a run: ``status`` and an empty ``updates/``."""
+    folder = tmp_path / "dpkg"
+    (folder / "updates").mkdir(parents=True)
+    shutil.copy(DPKG_STATUS_FIXTURE, folder / "status")
+    return folder

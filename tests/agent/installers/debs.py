@@ -25,6 +25,8 @@ from tests.agent.builders import AGENT_ID, NOW, Artifact, artifact, tar_file
 
 DEB_NAME = "fleetward-test-hello"
 HELLO = Path("/usr/local/share/fleetward-test/hello.txt")
+DPKG_STATUS_FIXTURE = Path(__file__).parent / "fixtures" / "dpkg" / "status"
+"""A dpkg database (the ``status`` file) for tests of the agent's in-process reading of it."""
 
 needs_root_dpkg = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("dpkg-deb") is None or shutil.which("dpkg-query") is None,

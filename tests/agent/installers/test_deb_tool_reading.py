@@ -8,7 +8,6 @@ the real ``dpkg-deb`` or ``dpkg-query`` and carry the root/dpkg marker.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from tests.agent.installers.debs import (
     needs_root_dpkg,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "dpkg" / "status"
 MET = "Depends: tzdata, libc6 (>= 2.34) | fleetward-no-such-package\n"
 
 
@@ -44,13 +42,6 @@ class Recorder:
     def tools(self) -> list[str]:
         return [argv[0] for argv in self.argvs]
 
-
-@pytest.fixture
-def admin_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "dpkg"
-    (folder / "updates").mkdir(parents=True)
-    shutil.copy(FIXTURE, folder / "status")
-    return folder
 
 
 def deb_file(tmp_path: Path, control: str = CONTROL, version: str = "1.0") -> Path:

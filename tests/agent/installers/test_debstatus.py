@@ -8,7 +8,6 @@ reads it with ``--admindir``. The last test compares the reader with dpkg-query 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,18 +17,7 @@ from agent.installers.debrelations import Installed
 from agent.installers.debstanzas import Unreadable
 from agent.installers.debstatus import ADMIN_DIR, MAX_STATUS_BYTES, read_installed
 from agent.installers.debtool import QUERY_FORMAT, parse_query
-from tests.agent.installers.debs import DEB_NAME, needs_root_dpkg
-
-FIXTURE = Path(__file__).parent / "fixtures" / "dpkg" / "status"
-
-
-@pytest.fixture
-def admin_dir(tmp_path: Path) -> Path:
-    """The fixture database as dpkg leaves it after a run: ``status`` and an empty ``updates/``."""
-    folder = tmp_path / "dpkg"
-    (folder / "updates").mkdir(parents=True)
-    shutil.copy(FIXTURE, folder / "status")
-    return folder
+from tests.agent.installers.debs import DEB_NAME, DPKG_STATUS_FIXTURE, needs_root_dpkg
 
 
 def dpkg_query(admin_dir: Path = ADMIN_DIR) -> dict[str, list[Installed]]:
@@ -79,7 +67,7 @@ def _write(admin_dir: Path, status: str) -> None:
 
 
 def test_a_stanza_without_a_plain_package_line_first_is_parsed_whole(admin_dir: Path) -> None:
-    _write(admin_dir, FIXTURE.read_text() + "\nPackage: x\nStatus: install ok installed\nVersion: 1\n\n\n"
+    _write(admin_dir, DPKG_STATUS_FIXTURE.read_text() + "\nPackage: x\nStatus: install ok installed\nVersion: 1\n\n\n"
            "Package: Yy\nStatus: install ok installed\nVersion: 2\n")
     rows = read_installed({"x", "yy"}, "zzz", admin_dir)
     assert (rows["x"][0].version, rows["yy"][0].version) == ("1", "2")  # dpkg lower-cases names too
@@ -101,13 +89,15 @@ def test_a_stanza_without_a_plain_package_line_first_is_parsed_whole(admin_dir: 
 ])
 def test_a_stanza_the_proof_needs_that_dpkg_would_not_write_is_refused(admin_dir: Path, stanza: str,
                                                                       refusal: str) -> None:
-    _write(admin_dir, FIXTURE.read_text().replace("Package: tzdata\n", "Package: was-tzdata\n") + "\n" + stanza)
+    fixture = DPKG_STATUS_FIXTURE.read_text()
+    _write(admin_dir, fixture.replace("Package: tzdata\n", "Package: was-tzdata\n") + "\n" + stanza)
     with pytest.raises(Unreadable, match=refusal):
         read_installed({"tzdata"}, DEB_NAME, admin_dir)
 
 
 def test_an_odd_stanza_the_proof_does_not_need_is_not_read(admin_dir: Path) -> None:
-    _write(admin_dir, FIXTURE.read_text() + "\nPackage: other\nStatus: install ok installed\n# not deb822\n")
+    fixture = DPKG_STATUS_FIXTURE.read_text()
+    _write(admin_dir, fixture + "\nPackage: other\nStatus: install ok installed\n# not deb822\n")
     rows = read_installed({"dpkg"}, DEB_NAME, admin_dir)
     assert sorted(rows) == ["describes-hello", "dpkg", "folded-depender", "unpacked-breaker"]
 

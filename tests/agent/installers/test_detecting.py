@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import plistlib
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -142,14 +141,6 @@ class RecordedDpkgQuery:
         self.argvs.append(tuple(argv))
         return Completed(tuple(argv), self.code, self.answer)
 
-
-@pytest.fixture
-def admin_dir(tmp_path: Path) -> Path:
-    """``fixtures/dpkg/status`` as dpkg leaves its database after a run: an empty ``updates/``."""
-    folder = tmp_path / "dpkg"
-    (folder / "updates").mkdir(parents=True)
-    shutil.copy(FIXTURES / "dpkg" / "status", folder / "status")
-    return folder
 
 
 def fixture_probes(admin_dir: Path, runner: RecordedDpkgQuery) -> Probes:
