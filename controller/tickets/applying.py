@@ -382,8 +382,11 @@ class TicketWorker:
         ruled = [(row, match) for _k, row, _a, _d, match in matched if isinstance(match, RuleMatch)]
         with self.store.write(priority=True) as session:
             tickets = _open_tickets(session, {(row.client, match.dedup_key) for row, match in ruled})
+            # only a clear asks whether other alerts on its ticket are open (a batch of raises skips the read)
+            clearing = {(row.client, match.dedup_key[:500]) for row, match in ruled if row.state == "cleared"}
             batch = _Batch(tickets=tickets, history=_histories(session, {row.key for row, _match in ruled}, now),
-                           open_alerts=_open_alerts(session, {ticket.id for ticket in tickets.values()}))
+                           open_alerts=_open_alerts(session, {ticket.id for slot, ticket in tickets.items()
+                                                              if slot in clearing}))
             busy: set[int] = set()
             if self.store.dialect == "postgresql":
                 wanted = sorted({row.id for row, _match in ruled})
@@ -549,6 +552,8 @@ def _histories(session: Session, keys: set[str], now: datetime) -> dict[str, lis
 def _open_alerts(session: Session, ticket_ids: set[int]) -> dict[int, set[int]]:
     """The open alerts on each of these tickets, for a batch (every ticket asked about has an entry)."""
     found: dict[int, set[int]] = {ticket_id: set() for ticket_id in ticket_ids}
+    if not ticket_ids:
+        return found
     ordered = sorted(ticket_ids)
     for start in range(0, len(ordered), 500):
         for row in session.execute(_OPEN_ON_TICKETS, {"ids": ordered[start:start + 500]}).all():
