@@ -340,10 +340,8 @@ def _add_notes(session: Session, notes: Sequence[tuple[int, str | None, str, str
     note_ids = session.execute(_INSERT_NOTES, [
         {"service_request_id": ticket_id, "at": now, "author": author[:253], "text": text[:MAX_NOTE]}
         for ticket_id, _connector, author, text, _action in notes]).scalars().all()
-    queued = [{"service_request_id": ticket_id, "connector": connector, "action": action,
-               "text": f"{author}: {text}"[:MAX_NOTE], "idempotency_key": f"fw-{ticket_id}-{action}-{note_id}",
-               "state": "pending", "attempts": 0, "next_attempt_at": now, "last_error": "", "created_at": now,
-               "delivered_at": None}
+    queued = [_outbox_row(ticket_id, connector, action, f"{author}: {text}"[:MAX_NOTE],
+                          f"fw-{ticket_id}-{action}-{note_id}", now)
               for (ticket_id, connector, author, text, action), note_id in zip(notes, note_ids, strict=True)
               if connector]
     if queued:
@@ -380,9 +378,14 @@ def _add_note(session: Session, ticket_id: int, connector: str | None, author: s
 
 def _enqueue(session: Session, ticket_id: int, connector: str, action: str, text: str, key: str,
              now: datetime) -> None:
-    session.execute(insert(ticket_outbox).values(
-        service_request_id=ticket_id, connector=connector, action=action, text=text, idempotency_key=key,
-        state="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now, delivered_at=None))
+    session.execute(insert(ticket_outbox).values(_outbox_row(ticket_id, connector, action, text, key, now)))
+
+
+def _outbox_row(ticket_id: int, connector: str, action: str, text: str, key: str, now: datetime) -> dict[str, Any]:
+    """A new outbox entry, due now."""
+    return {"service_request_id": ticket_id, "connector": connector, "action": action, "text": text,
+            "idempotency_key": key, "state": "pending", "attempts": 0, "next_attempt_at": now, "last_error": "",
+            "created_at": now, "delivered_at": None}
 
 
 def _enqueue_mail(session: Session, ticket: ServiceRequestRow, recipients: Sequence[str], text: str, reason: str,
