@@ -63,6 +63,9 @@ from schemas.protocol import (
 Response = TypeVar("Response", bound=BaseModel)
 
 USER_AGENT = f"fleetward-agent/{__version__}"
+IDLE_CONNECTION_SECONDS = 5.0
+"""The agent closes a connection idle this long; the controller keeps one open longer, so the
+agent is always the side that closes (see ``controller.serving.KEEP_ALIVE_SECONDS``)."""
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -107,6 +110,7 @@ class ControllerConnection:
             base_url=server.rstrip("/") + AGENT_API_PREFIX,
             headers=headers,
             timeout=timeout_seconds,
+            limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS),
             follow_redirects=False,
             transport=transport,
         )

@@ -40,6 +40,11 @@ from controller.warranty import WarrantyRefresher
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+KEEP_ALIVE_SECONDS = 15
+"""How long an idle connection stays open. Longer than the agent's own idle limit (httpx's 5 s),
+so the agent always closes first: at equal limits a request sent on a connection as the server
+closes it is lost in flight (the agent sees "server disconnected" and retries a report it sent)."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -100,8 +105,9 @@ class Controller:
     async def run(self, stop: asyncio.Event, *, sock: socket.socket | None = None,
                   ready: Callable[[str], None] | None = None) -> None:
         host, port = self.settings.host_port
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
-                                lifespan="off", access_log=False, timeout_graceful_shutdown=3)
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off",
+                                access_log=False, timeout_graceful_shutdown=3,
+                                timeout_keep_alive=KEEP_ALIVE_SECONDS)
         server = _EmbeddedServer(config)
         # FastAPI runs blocking handlers on this loop's default thread limiter (see DEFAULT_API_THREADS).
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.api_threads
