@@ -13,9 +13,10 @@ A batch that fails (one report for an agent revoked a moment ago, a lost connect
 retried report by report, so one bad report never costs the others their write; each
 request gets its own report's error.
 
-Two writers use it: :class:`InventoryIngester` (:func:`controller.store.ingest_inventories`)
-and :class:`AlertRecorder` (:func:`controller.store.record_alert_reports`, which also tells
-the ticket worker once per committed batch which alerts changed).
+Three writers use it: :class:`InventoryIngester` (:func:`controller.store.ingest_inventories`),
+:class:`AlertRecorder` (:func:`controller.store.record_alert_reports`, which also tells
+the ticket worker once per committed batch which alerts changed) and :class:`SeenStamper`
+(agents' ``last_seen_at``, which no request waits for).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from controller.store import InventoryUpload, ReportedAlerts, Store, ingest_inventories, record_alert_reports
+from controller.store import (
+    InventoryUpload,
+    ReportedAlerts,
+    Store,
+    ingest_inventories,
+    record_alert_reports,
+    stamp_last_seen_many,
+)
 from schemas.protocol import InventorySection
 
 log = logging.getLogger(__name__)
@@ -174,3 +182,40 @@ class AlertRecorder(GroupWriter[ReportedAlerts, list[int]]):
 
     def _tell(self, touched: Sequence[list[int]]) -> None:
         self.alerts_changed(itertools.chain.from_iterable(touched))
+
+
+class SeenStamper(GroupWriter[tuple[str, datetime], None]):
+    """Writes agents' check-in times (``last_seen_at``) in batches, off the request path.
+
+    Authentication finds an agent's stored time stale every 30 s; a request that had to write it
+    waited for the database's writer (on SQLite, behind every report being stored) before it could
+    answer. :meth:`stamp` queues the time and returns at once. A time not yet written when the
+    controller stops is lost, which costs at most one check-in's worth of "last seen".
+    """
+
+    def __init__(self, store: Store, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        super().__init__("last-seen", self._stamp_many, max_batch=max_batch)
+        self.store = store
+
+    def stamp(self, agent_id: str, now: datetime) -> None:
+        """Queue ``agent_id``'s check-in at ``now``; a failed write is logged, never raised here.
+
+        Once the stamper is closed (the controller stopping) the time is written at once instead."""
+        try:
+            queued = self.enqueue((agent_id, now))
+        except RuntimeError:
+            self._stamp_many([(agent_id, now)])
+            return
+        queued.add_done_callback(self._failed)
+
+    def _stamp_many(self, items: list[tuple[str, datetime]]) -> list[None]:
+        latest: dict[str, datetime] = {}
+        for agent_id, when in items:
+            latest[agent_id] = max(when, latest.get(agent_id, when))
+        stamp_last_seen_many(self.store, latest)
+        return [None] * len(items)
+
+    @staticmethod
+    def _failed(future: Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("recording an agent's check-in time failed: %s", future.exception())

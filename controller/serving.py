@@ -24,7 +24,7 @@ from controller.api.app import create_app
 from controller.api.context import ApiContext
 from controller.errors import ConfigError
 from controller.gitsource import RepoMirror, watch_refs
-from controller.ingesting import AlertRecorder, InventoryIngester
+from controller.ingesting import AlertRecorder, InventoryIngester, SeenStamper
 from controller.jobs.signing import JobSigner
 from controller.offline import OfflineWatcher
 from controller.reconciling import Reconciler
@@ -69,7 +69,7 @@ class Controller:
                                   desired_state=lambda: self.reconciler.applied, mirror=self.mirror,
                                   request_fetch=self.reconciler.request_fetch,
                                   policy_bundles=self.reconciler.policy_bundles,
-                                  ingester=InventoryIngester(self.store))
+                                  ingester=InventoryIngester(self.store), seen=SeenStamper(self.store))
         self.context.webhook_secret = self._webhook_secret
         self.reconciler.job_listeners.append(self.context.principals.forget)
         self.app = create_app(self.context)
@@ -134,7 +134,7 @@ class Controller:
         await stop.wait()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        for writer in (self.context.ingester, self.context.alert_recorder):
+        for writer in (self.context.ingester, self.context.alert_recorder, self.context.seen):
             if writer is not None:
                 writer.close()
         self.store.close()

@@ -41,7 +41,8 @@ async def agent_principal(request: Request, ctx: ContextDep) -> AgentPrincipal:
     principal = ctx.principals.get(credential)
     if principal is not None:
         return principal
-    principal = await run_in_threadpool(authenticate_agent, ctx.store, credential, ctx.now())
+    principal = await run_in_threadpool(authenticate_agent, ctx.store, credential, ctx.now(),
+                                        stamp=ctx.seen.stamp if ctx.seen is not None else None)
     if principal is not None:
         ctx.principals.put(credential, principal)
     if principal is None:

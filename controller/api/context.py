@@ -15,7 +15,7 @@ from controller.agent_config import AgentConfigCache
 from controller.api.principals import PrincipalCache
 from controller.desired import DesiredState
 from controller.gitsource import RepoMirror
-from controller.ingesting import AlertRecorder, InventoryIngester
+from controller.ingesting import AlertRecorder, InventoryIngester, SeenStamper
 from controller.jobs.signing import JobSigner
 from controller.policies.bundling import PolicyBundles
 from controller.policies.pending import PendingRuns
@@ -61,6 +61,8 @@ class ApiContext:
     agent_configs: AgentConfigCache = field(default_factory=AgentConfigCache)
     ingester: InventoryIngester | None = None
     """Batches inventory reports into shared transactions (None: each report on its own)."""
+    seen: SeenStamper | None = None
+    """Writes agents' check-in times off the request path (None: the request writes it)."""
     alert_recorder: AlertRecorder | None = None
     """Batches agents' alert reports into shared transactions and tells the ticket worker once a batch
     (None: each report on its own, then ``alerts_changed``)."""

@@ -13,13 +13,14 @@ can claim another client or another OS.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from controller.errors import AccessDenied, ConfigError, NotFound
 from controller.store import credentials
@@ -157,8 +158,13 @@ def enroll_agent(store: Store, token: str, facts: Facts, labels: Mapping[str, st
                        hint="ask the MSP for a new token ('fleetward token create --client NAME')")
 
 
-def authenticate_agent(store: Store, credential: str, now: datetime) -> AgentPrincipal | None:
-    """The agent behind a credential, or None. One primary-key read; writes at most every 30 s."""
+def authenticate_agent(store: Store, credential: str, now: datetime, *,
+                       stamp: Callable[[str, datetime], None] | None = None) -> AgentPrincipal | None:
+    """The agent behind a credential, or None. One primary-key read; writes at most every 30 s.
+
+    That write (``last_seen_at``) is done here, or handed to ``stamp(agent_id, now)`` to be done
+    later: the API's request threads then never wait for a database writer's turn to answer.
+    """
     parsed = credentials.parse("fwa", credential)
     if parsed is None:
         return None
@@ -171,13 +177,26 @@ def authenticate_agent(store: Store, credential: str, now: datetime) -> AgentPri
             .where(table.id == agent_id)).one_or_none()
     if row is None or row.revoked_at is not None or not credentials.matches(secret, row.credential_hash):
         return None
-    stale_before = now - LAST_SEEN_RESOLUTION
-    if row.last_seen_at < stale_before:
-        with store.write() as session:
-            session.execute(update(agents).where(table.id == agent_id, table.last_seen_at < stale_before)
-                            .values(last_seen_at=now))
+    if row.last_seen_at < now - LAST_SEEN_RESOLUTION:
+        (stamp or partial(stamp_last_seen, store))(agent_id, now)
     return AgentPrincipal(agent_id, row.client, row.last_job_seq, row.inventory_wanted,
                           merged_labels(row.labels or {}, row.facts or {}, row.client))
+
+
+def stamp_last_seen(store: Store, agent_id: str, now: datetime) -> None:
+    """Record that ``agent_id`` checked in at ``now`` (``last_seen_at`` only ever moves forward)."""
+    stamp_last_seen_many(store, {agent_id: now})
+
+
+def stamp_last_seen_many(store: Store, seen: Mapping[str, datetime]) -> None:
+    """:func:`stamp_last_seen` for many agents: one statement, one transaction."""
+    if not seen:
+        return
+    table = agents.c
+    statement = (update(agents).where(table.id == bindparam("agent"), table.last_seen_at < bindparam("seen"))
+                 .values(last_seen_at=bindparam("seen")))
+    with store.write() as session:
+        session.execute(statement, [{"agent": agent_id, "seen": at} for agent_id, at in sorted(seen.items())])
 
 
 def checkin(store: Store, agent: AgentPrincipal, seen_seq: int) -> CheckinState:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -18,6 +18,7 @@ from controller.store import (
     list_agents,
     revoke_agent,
     revoke_token,
+    stamp_last_seen_many,
 )
 from schemas.protocol import Facts
 from tests.store.builders import NOW, cancel, count, enroll, intent, plan, principal, rows, statements, writes
@@ -94,6 +95,31 @@ def test_authentication_is_one_read_and_writes_last_seen_only_every_30_seconds(s
         authenticate_agent(store, enrolled.credential, NOW + timedelta(seconds=31))
     assert [sql for sql in writes(seen) if sql.startswith("UPDATE")] == ["UPDATE AGENTS"]
     assert rows(store, "agents")[0]["last_seen_at"] == NOW + timedelta(seconds=31)
+
+
+def test_authentication_hands_a_stale_check_in_time_to_the_stamp_given_instead_of_writing(store: Store) -> None:
+    enrolled = enroll(store)
+    handed: list[tuple[str, datetime]] = []
+
+    def stamp(agent_id: str, when: datetime) -> None:
+        handed.append((agent_id, when))
+
+    with statements(store) as seen:
+        authenticate_agent(store, enrolled.credential, NOW + timedelta(seconds=10), stamp=stamp)
+        authenticate_agent(store, enrolled.credential, NOW + timedelta(seconds=31), stamp=stamp)
+    assert writes(seen) == []
+    assert handed == [(enrolled.agent_id, NOW + timedelta(seconds=31))]
+    assert rows(store, "agents")[0]["last_seen_at"] == NOW
+
+
+def test_check_in_times_of_many_agents_are_one_statement_and_never_move_back(store: Store) -> None:
+    first, second, third = (enroll(store, hostname=f"host-{n}") for n in (1, 2, 3))
+    with statements(store) as seen:
+        stamp_last_seen_many(store, {first.agent_id: NOW + timedelta(minutes=5),
+                                     second.agent_id: NOW - timedelta(minutes=5)})
+    assert [sql for sql in writes(seen) if sql.startswith("UPDATE")] == ["UPDATE AGENTS"]
+    last_seen = {row["id"]: row["last_seen_at"] for row in rows(store, "agents")}
+    assert last_seen == {first.agent_id: NOW + timedelta(minutes=5), second.agent_id: NOW, third.agent_id: NOW}
 
 
 def test_checkin_reports_pending_jobs_relative_to_seen_seq(store: Store) -> None:
