@@ -267,8 +267,11 @@ class Sent:
     """For status 0: the transport error (an answer timed out, the server closed the connection...)."""
 
 
-async def post_all(url: str, credentials: list[str], plan: list[Send]) -> list[Sent]:
-    """Each agent sends its part of the plan in order on its own connection, each send at its time."""
+async def post_all(url: str, credentials: list[str], plan: list[Send]) -> tuple[list[Sent], float]:
+    """Each agent sends its part of the plan in order on its own connection, each send at its time.
+
+    Also returns the seconds from the first send's time to the last answer (not counting the
+    clients' set-up before the clock starts)."""
     by_agent: dict[int, list[Send]] = {}
     for send in plan:
         by_agent.setdefault(send.agent, []).append(send)
@@ -307,7 +310,7 @@ async def post_all(url: str, credentials: list[str], plan: list[Send]) -> list[S
                 done += len(due)
 
     await asyncio.gather(*(agent(index, sends) for index, sends in by_agent.items()))
-    return results
+    return results, max(item.answered_at for item in results) - (start + offset)
 
 
 # -- watching the database ---------------------------------------------------------------------
@@ -452,9 +455,7 @@ def percentiles(values: list[float]) -> str:
 def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent_ids: list[str],
                  plan: list[Send], settle: float) -> bool:
     with Watcher(db_url) as watcher:
-        started = time.monotonic()
-        sent = asyncio.run(post_all(url, credentials, plan))
-        posting = time.monotonic() - started
+        sent, posting = asyncio.run(post_all(url, credentials, plan))
         deadline = time.monotonic() + settle
         wanted = sum(1 for send in plan if send.expect == "open")
         while time.monotonic() < deadline:
