@@ -15,7 +15,6 @@ check-in, not "offline for N minutes", so it stays the same from pass to pass.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy import select
 
 from controller.agent_config import effective_monitors, monitor_groups
 from controller.desired import DesiredState, ResourceKey
+from controller.repeating import every
 from controller.store import Store, clear_alerts_except, raise_alert
 from controller.store.agents import merged_labels
 from controller.store.tables import agents, alerts
@@ -138,10 +138,4 @@ class OfflineWatcher:
         return [] if state is None else check_offline(self.store, state, self.clock())
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.check)
-            except Exception:  # the store being away for a moment must not end the loop
-                log.exception("agent-offline check failed; trying again in %.0f s", self.interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+        await every(self.interval, self.check, stop, what="agent-offline check", log=log)

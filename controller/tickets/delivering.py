@@ -18,7 +18,6 @@ kept per ticket *and* connector, so a mail does not wait behind a PSA that is do
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import httpx
 from sqlalchemy import select, update
 
 from controller.desired import DesiredState
+from controller.repeating import every
 from controller.secrets import SealedSecrets
 from controller.store import Store
 from controller.store.service_requests import EMAIL_OUTBOX
@@ -128,13 +128,7 @@ class OutboxDelivery:
         self._lock = threading.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.run_pass)
-            except Exception:
-                log.exception("ticket delivery pass failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+        await every(self.interval, self.run_pass, stop, what="ticket delivery pass", log=log)
         self.close()
 
     def close(self) -> None:

@@ -19,7 +19,6 @@ event loop that serves the API.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -31,6 +30,7 @@ import httpx
 
 from controller.desired import DesiredState
 from controller.errors import FleetwardError
+from controller.repeating import every
 from controller.secrets import SealedSecrets
 from controller.store import Store
 from controller.store.service_requests import resolve_from_psa
@@ -69,13 +69,7 @@ class TicketSync:
         self._lock = threading.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.run_pass)
-            except Exception:
-                log.exception("ticket sync pass failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+        await every(self.interval, self.run_pass, stop, what="ticket sync pass", log=log)
         self.close()
 
     def close(self) -> None:
