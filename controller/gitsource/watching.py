@@ -12,16 +12,24 @@ chain itself; git's ``*.lock`` files are ignored.
 
 A yield only says "look now"; the caller fetches and compares shas, so a spurious
 wake-up costs one cheap fetch and a missed one is caught by the regular poll.
+
+The watch blocks on a thread of its own. watchfiles' ``awatch`` would block on a thread of
+anyio's default limiter, which is also where FastAPI runs the API's blocking handlers
+(``--api-threads``): for as long as the controller ran it held one of those threads, and with
+``--api-threads 1`` the API answered nothing at all.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
+from typing import cast
 
-from watchfiles import Change, awatch
+from watchfiles import Change, watch
 
 from controller.errors import ConfigError
 from controller.gitsource.refnames import check_branch
@@ -55,9 +63,7 @@ async def watch_refs(git_dir: Path, branch: str, stop: asyncio.Event) -> AsyncIt
     while not stop.is_set():
         watched = [folder for folder in chain if folder.is_dir()]
         restart = False
-        changes = awatch(*watched, watch_filter=relevant, debounce=DEBOUNCE_MS, step=STEP_MS,
-                         stop_event=stop, recursive=False)
-        async with aclosing(changes) as batches:
+        async with aclosing(_changes(watched, relevant, stop)) as batches:
             async for _batch in batches:
                 yield None
                 if [folder for folder in chain if folder.is_dir()] != watched:
@@ -65,3 +71,48 @@ async def watch_refs(git_dir: Path, branch: str, stop: asyncio.Event) -> AsyncIt
                     break
         if not restart:
             return
+
+
+_END = object()
+
+
+async def _changes(folders: list[Path], relevant: Callable[[Change, str], bool],
+                   stop: asyncio.Event) -> AsyncGenerator[set[tuple[Change, str]], None]:
+    """watchfiles' blocking ``watch`` of ``folders`` (not recursive) on a thread of its own, its
+    batches handed to this loop; ends when ``stop`` is set or the caller stops iterating."""
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue[object] = asyncio.Queue()
+    halt = threading.Event()
+
+    def hand_over(item: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
+            loop.call_soon_threadsafe(batches.put_nowait, item)
+
+    def run() -> None:
+        try:
+            for batch in watch(*folders, watch_filter=relevant, debounce=DEBOUNCE_MS, step=STEP_MS,
+                               stop_event=halt, recursive=False, raise_interrupt=False):
+                hand_over(batch)
+        except Exception as error:  # e.g. a watched folder removed as the watch started
+            hand_over(error)
+        finally:
+            hand_over(_END)
+
+    threading.Thread(target=run, name="ref-watch", daemon=True).start()
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        while True:
+            taken = asyncio.create_task(batches.get())
+            await asyncio.wait({taken, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not taken.done():
+                taken.cancel()
+                return
+            item = taken.result()
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield cast(set[tuple[Change, str]], item)
+    finally:
+        halt.set()  # the thread sees it within STEP_MS and ends
+        stopped.cancel()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio.to_thread
 import pytest
 
 from controller.errors import ConfigError
@@ -163,3 +165,21 @@ def test_a_missing_git_dir_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="not a directory"):
         run(scenario)
+
+
+def test_watching_takes_none_of_the_api_threads_and_its_thread_ends_with_it(work):
+    """FastAPI runs blocking handlers on anyio's default limiter (``--api-threads``): the watch
+    must not hold one of its tokens for as long as it runs."""
+    async def scenario() -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        watching = Watching(work / ".git", "main")
+        await watching.notices(lambda: commit(work, {"fleet.yaml": "x: 1\n"}))
+        assert limiter.borrowed_tokens == 0
+        assert any(thread.name == "ref-watch" for thread in threading.enumerate())
+        await watching.close()
+
+    run(scenario)
+    deadline = time.monotonic() + 5
+    while any(thread.name == "ref-watch" for thread in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(thread.name == "ref-watch" for thread in threading.enumerate())
