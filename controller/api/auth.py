@@ -18,7 +18,10 @@ from controller.store import AgentPrincipal, ApiPrincipal, authenticate_agent, a
 ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    """The app's context. ``async`` although it awaits nothing: FastAPI runs a plain ``def``
+    dependency on a worker thread, so every request would wait for one of ``--api-threads`` (busy
+    with database work in a storm) just to read an attribute."""
     ctx: ApiContext = request.app.state.context
     return ctx
 
