@@ -440,6 +440,27 @@ def check(sent: list[Sent], seen: Seen, agent_ids: list[str]) -> Outcome:
     return Outcome(visible, since_sent, stamped, problems, sum(1 for item in sent if item.status != 200), coalesced)
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far (/proc/stat's first line: user, nice, system, idle, iowait, irq,
+    softirq, steal), or [] where there is no /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def cpu_share(before: list[int], after: list[int]) -> str:
+    """How the machine's CPUs were spent between two :func:`cpu_times`: busy, idle and stolen by the
+    hypervisor (time this VM wanted to run but another guest had the host's CPU)."""
+    if len(before) < 8 or len(after) < 8:
+        return "cpu: unknown"
+    spent = [later - earlier for earlier, later in zip(before, after, strict=True)]
+    total = sum(spent) or 1
+    idle, steal = spent[3] + spent[4], spent[7]
+    return f"cpu: busy {(total - idle - steal) / total:.0%}, idle {idle / total:.0%}, stolen {steal / total:.0%}"
+
+
 def percentiles(values: list[float]) -> str:
     if not values:
         return "no samples"
@@ -455,7 +476,9 @@ def percentiles(values: list[float]) -> str:
 def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent_ids: list[str],
                  plan: list[Send], settle: float) -> bool:
     with Watcher(db_url) as watcher:
+        cpu_before = cpu_times()
         sent, posting = asyncio.run(post_all(url, credentials, plan))
+        cpu = cpu_share(cpu_before, cpu_times())
         deadline = time.monotonic() + settle
         wanted = sum(1 for send in plan if send.expect == "open")
         while time.monotonic() < deadline:
@@ -469,7 +492,7 @@ def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent
     kinds = Counter(send.expect for send in plan)
     print(f"  {name}: {len(plan)} alerts in {posting:.1f} s ({len(plan) / posting:.0f}/s; "
           f"{kinds['open']} new keys, {kinds['note']} new messages, {kinds['resolve']} clears, "
-          f"{kinds['none']} nothing to do), {wanted} tickets expected")
+          f"{kinds['none']} nothing to do), {wanted} tickets expected; {cpu}")
     print(f"    POST     {percentiles([item.answered_at - item.posted_at for item in sent])}")
     print(f"    visible  {percentiles(outcome.visible)}   ({len(outcome.visible)} effects)")
     print(f"    stamped  {percentiles(outcome.stamped)}")
