@@ -26,7 +26,6 @@ from controller.store.agents import (
     get_agents,
     list_agents,
     revoke_agent,
-    stamp_last_seen,
     stamp_last_seen_many,
 )
 from controller.store.alerts import (
@@ -266,7 +265,6 @@ __all__ = [
     "save_proposal_plan",
     "sealed_license_key",
     "search_software",
-    "stamp_last_seen",
     "stamp_last_seen_many",
     "store_errors",
     "ticket_for_alert",

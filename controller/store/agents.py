@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -178,18 +177,17 @@ def authenticate_agent(store: Store, credential: str, now: datetime, *,
     if row is None or row.revoked_at is not None or not credentials.matches(secret, row.credential_hash):
         return None
     if row.last_seen_at < now - LAST_SEEN_RESOLUTION:
-        (stamp or partial(stamp_last_seen, store))(agent_id, now)
+        if stamp is not None:
+            stamp(agent_id, now)
+        else:
+            stamp_last_seen_many(store, {agent_id: now})
     return AgentPrincipal(agent_id, row.client, row.last_job_seq, row.inventory_wanted,
                           merged_labels(row.labels or {}, row.facts or {}, row.client))
 
 
-def stamp_last_seen(store: Store, agent_id: str, now: datetime) -> None:
-    """Record that ``agent_id`` checked in at ``now`` (``last_seen_at`` only ever moves forward)."""
-    stamp_last_seen_many(store, {agent_id: now})
-
-
 def stamp_last_seen_many(store: Store, seen: Mapping[str, datetime]) -> None:
-    """:func:`stamp_last_seen` for many agents: one statement, one transaction."""
+    """Record that each agent of ``seen`` checked in at its time, in one statement and one transaction
+    (``last_seen_at`` only ever moves forward)."""
     if not seen:
         return
     table = agents.c
