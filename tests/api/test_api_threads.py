@@ -8,13 +8,12 @@ import threading
 from datetime import UTC, datetime
 
 import anyio.to_thread
-import httpx
 
 from controller.settings import BACKGROUND_CONNECTIONS
-from schemas.protocol import AGENT_API_PREFIX
 from tests.support.fleets import minimal_fleet
 from tests.support.gitrepos import commit, init_repo
 from tests.support.running import run_controller
+from tests.support.simulated_agents import Agent
 
 
 async def _tokens() -> float:
@@ -43,19 +42,17 @@ def test_an_agents_alert_report_needs_no_api_thread_once_its_credential_is_known
         running.wait_applied(sha)
         assert running.background is not None
         running.controller.context.principals.ttl = 60.0
-        enrolled = httpx.post(f"{running.url}{AGENT_API_PREFIX}/enroll", timeout=10, json={
-            "token": running.enrolment_token("acme"), "facts": {"hostname": "host-1", "os": "linux"}}).json()
-        agent = httpx.Client(base_url=running.url + AGENT_API_PREFIX, timeout=3,
-                             headers={"Authorization": f"Bearer {enrolled['credential']}"})
+        agent = Agent(running, "host-1")
         report = {"alerts": [{"id": "a1", "monitor": "disk", "subject": "/", "severity": "critical",
                               "state": "raised", "message": "disk full",
                               "observed_at": datetime.now(UTC).isoformat()}]}
-        with agent:
-            assert agent.post("/alerts", json=report).status_code == 200  # authenticates (a thread)
+        with agent.http:
+            assert agent.http.post("/alerts", json=report).status_code == 200  # authenticates (a thread)
             release = threading.Event()
             holding = running.background.run_on_loop(_hold_every_thread(release))
             try:
-                answer = agent.post("/alerts", json=report | {"alerts": [report["alerts"][0] | {"id": "a2"}]})
+                answer = agent.http.post("/alerts", timeout=3,
+                                         json=report | {"alerts": [report["alerts"][0] | {"id": "a2"}]})
             finally:
                 release.set()
                 holding.result(10)

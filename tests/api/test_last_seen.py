@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy import create_engine, text
 
 import controller.ingesting as ingesting
 from controller.ingesting import SeenStamper
 from controller.store import Store, create_enrollment_token, enroll_agent
 from controller.store.tables import agents
-from schemas.protocol import AGENT_API_PREFIX, Facts
+from schemas.protocol import Facts
 from tests.support.fleets import minimal_fleet
 from tests.support.gitrepos import commit, init_repo
 from tests.support.held_writers import HeldWriter
 from tests.support.running import run_controller, wait_until
+from tests.support.simulated_agents import Agent
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -53,9 +53,8 @@ def test_a_stale_check_in_answers_while_the_agents_row_is_locked_and_is_stamped_
     commit(repo, minimal_fleet(), "fleet")
     outside = create_engine(database_url)  # another process's transaction, as far as the controller knows
     with run_controller(str(repo), tmp_path / "controller", database_url) as running:
-        enrolled = httpx.post(f"{running.url}{AGENT_API_PREFIX}/enroll", timeout=10, json={
-            "token": running.enrolment_token("acme"), "facts": {"hostname": "host-1", "os": "linux"}}).json()
-        agent_id, long_ago = enrolled["agent_id"], datetime.now(UTC) - timedelta(hours=1)
+        agent = Agent(running, "host-1")
+        agent_id, long_ago = agent.agent_id, datetime.now(UTC) - timedelta(hours=1)
         with outside.begin() as conn:
             conn.execute(text("UPDATE agents SET last_seen_at = :at WHERE id = :id"), {"at": long_ago, "id": agent_id})
 
@@ -70,11 +69,11 @@ def test_a_stale_check_in_answers_while_the_agents_row_is_locked_and_is_stamped_
             blocker.begin()
             # An open write on the agent's row: on SQLite the database's write lock, on PostgreSQL the row lock.
             blocker.execute(text("UPDATE agents SET hostname = hostname WHERE id = :id"), {"id": agent_id})
-            answer = httpx.post(f"{running.url}{AGENT_API_PREFIX}/checkin", json={"seen_seq": 0}, timeout=3,
-                                headers={"Authorization": f"Bearer {enrolled['credential']}"})
+            answer = agent.http.post("/checkin", json={"seen_seq": 0}, timeout=3)
             assert answer.status_code == 200, answer.text
             assert last_seen().replace(tzinfo=UTC) == long_ago.replace(tzinfo=UTC)
             blocker.rollback()
+        agent.http.close()
         wait_until(lambda: last_seen().replace(tzinfo=UTC) >= before.replace(microsecond=0), timeout=10,
                    what="the check-in time written once the row was free")
     outside.dispose()
