@@ -7,19 +7,21 @@ ask for ``BEGIN IMMEDIATE`` (see :data:`WRITE_OPTIONS`): taking the write lock u
 front means a second writer waits for the busy timeout instead of failing when it
 tries to upgrade a read lock, which in WAL mode fails at once.
 
-PostgreSQL (``postgresql+psycopg://``, for production and several replicas):
-``pool_pre_ping`` so a restarted server costs one retry, not an error, and a
-connect timeout so an unreachable server fails fast.
+PostgreSQL (``postgresql+psycopg://``, for production and several replicas): a
+connection that sat idle in the pool is pinged before use (:func:`_ping_when_idle`),
+so a server restarted while the controller was quiet costs a reconnect, not an
+error; and a connect timeout so an unreachable server fails fast.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from controller.errors import ConfigError
 
@@ -27,6 +29,9 @@ WRITE_OPTIONS = {"fleetward_write": True}
 """Execution options of the engine that write transactions use."""
 
 SUPPORTED = "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
+
+PING_AFTER_IDLE = 2.0
+"""Seconds a PostgreSQL connection may sit unused in the pool before it is pinged on its next use."""
 
 
 def parse_url(url: str) -> URL:
@@ -48,17 +53,49 @@ def safe_url(url: URL | str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_store_engine(url: str, *, sqlite_busy_timeout: float = 5.0, pool_size: int = 10) -> Engine:
+def create_store_engine(url: str, *, sqlite_busy_timeout: float = 5.0, pool_size: int = 10,
+                        ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
     """``pool_size``: PostgreSQL connections kept open; as many again may open for a burst. Size it to
     the threads that use the store at once: a connection opened beyond the pool is closed again when
-    returned, and under load that meant a new server process (and its prepared statements) per request."""
+    returned, and under load that meant a new server process (and its prepared statements) per request.
+    ``ping_after_idle``: see :func:`_ping_when_idle`."""
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_busy_timeout)
-    return create_engine(
-        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
+    engine = create_engine(
+        parsed, pool_size=pool_size, max_overflow=pool_size,
         connect_args={"connect_timeout": 5, "application_name": "fleetward"},
     )
+    _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Ping a pooled connection before use only when it sat unused for ``idle`` seconds or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip before every transaction,
+    which under an alert storm was a tenth of the worker's and the alert writer's time in the
+    database. A server restart is what the ping is for, and a connection in constant use finds
+    it out on its next statement anyway: that transaction fails as "store unavailable" (the agent or
+    the background loop retries it, as it must for the transactions the restart cut off), and
+    SQLAlchemy then replaces every pooled connection older than the failure. A connection that was
+    quiet, the usual case after a restart, is pinged and replaced before anything runs on it."""
+    returned_at = "fleetward_returned_at"
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[returned_at] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(returned_at)
+        if returned is None or time.monotonic() - returned < idle:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise DisconnectionError(f"pooled connection is dead: {error}") from error
 
 
 def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:

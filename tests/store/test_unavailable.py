@@ -5,16 +5,17 @@ from __future__ import annotations
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
 from controller.errors import ConfigError, StoreUnavailable
 from controller.store import Store, create_api_token, upgrade
-from controller.store.connecting import parse_url
+from controller.store.connecting import create_store_engine, parse_url
 from controller.store.tables import audit_log
 from tests.store.builders import NOW
 
@@ -85,3 +86,62 @@ def test_a_sqlite_folder_that_cannot_be_created_is_a_config_error(tmp_path: Path
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
 def test_postgres_urls_use_psycopg(scheme: str) -> None:
     assert parse_url(f"{scheme}://u@h/db").drivername == "postgresql+psycopg"
+
+
+def _terminate_backends(pg_url: str) -> int:
+    """Cut every server connection to ``pg_url``'s database, as a server restart does."""
+    import psycopg
+
+    base, _, name = pg_url.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as admin:
+        return len(admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchall())
+
+
+def _backend_pid(store: Store) -> int:
+    with store.read() as session:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.fixture
+def counted_pings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each real ping the pool sends, counted."""
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    pings: list[int] = []
+    real: Callable[[PGDialect_psycopg, Any], bool] = PGDialect_psycopg.do_ping
+
+    def counting(self: PGDialect_psycopg, dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return real(self, dbapi_connection)
+
+    monkeypatch.setattr(PGDialect_psycopg, "do_ping", counting)
+    return pings
+
+
+def test_a_connection_in_use_is_not_pinged_and_a_quiet_one_is(pg_url: str, counted_pings: list[int]) -> None:
+    with Store(create_store_engine(pg_url, pool_size=1, ping_after_idle=0.3)) as store:
+        for _ in range(5):
+            _backend_pid(store)
+        assert counted_pings == []  # a new connection, then one used a moment ago: no round trip spent
+        time.sleep(0.4)
+        _backend_pid(store)
+        assert counted_pings == [1]
+
+
+def test_a_server_restart_during_a_quiet_spell_costs_no_error(pg_url: str) -> None:
+    with Store(create_store_engine(pg_url, pool_size=2, ping_after_idle=0.1)) as store:
+        before = _backend_pid(store)
+        assert _terminate_backends(pg_url) >= 1
+        time.sleep(0.2)
+        assert _backend_pid(store) != before  # the dead connection was pinged and replaced
+
+
+def test_a_restart_under_constant_use_costs_one_retryable_error_then_recovers(pg_url: str) -> None:
+    with Store(create_store_engine(pg_url, pool_size=2, ping_after_idle=60)) as store:
+        before = _backend_pid(store)
+        assert _terminate_backends(pg_url) >= 1
+        with pytest.raises(StoreUnavailable) as caught:
+            _backend_pid(store)
+        assert caught.value.retryable
+        assert _backend_pid(store) != before
