@@ -1,7 +1,8 @@
 """Alert -> ticket latency through the real controller, steady and in a storm, on SQLite and PostgreSQL.
 
 Run: ``python bench/alert_ticket_bench.py [--agents 200] [--steady-seconds 60] [--storm 10000]
-[--storm-seconds 60] [--quick] [--pg URL] [--db URL] [--profile FILE] [--api-threads N]`` (with
+[--storm-seconds 60] [--quick] [--pg URL] [--db URL] [--profile FILE] [--api-threads N]
+[--busy-cores N]`` (with
 FLEETWARD_TEST_PG set, or ``--pg``, a scratch PostgreSQL database is added beside SQLite).
 
 Per database: the real controller (``controller.serving.Controller``: API, reconcile loop, ticket
@@ -27,12 +28,16 @@ the worker), so the figure is rounded up to that. Beside it, the worker's own st
 (``created_at`` / the note's ``at``) against the same clock. Then exactly-once: every critical key
 has exactly one ticket, no warning key has one, each new message has exactly one note, each clear
 resolved its ticket, and no request failed.
+
+``--busy-cores N`` runs N processes that spin on the CPU during each scenario: a noisy neighbour
+on the same machine, reproducible, instead of waiting for the host to be loaded by others.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -45,6 +50,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -473,9 +479,21 @@ def percentiles(values: list[float]) -> str:
             f"max {ordered[-1]:6.0f} ms")
 
 
+@contextlib.contextmanager
+def busy_neighbours(count: int) -> Iterator[None]:
+    """``count`` processes spinning on the CPU for as long as the block runs (``--busy-cores``)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent_ids: list[str],
-                 plan: list[Send], settle: float) -> bool:
-    with Watcher(db_url) as watcher:
+                 plan: list[Send], settle: float, busy_cores: int) -> bool:
+    with busy_neighbours(busy_cores), Watcher(db_url) as watcher:
         cpu_before = cpu_times()
         sent, posting = asyncio.run(post_all(url, credentials, plan))
         cpu = cpu_share(cpu_before, cpu_times())
@@ -492,7 +510,8 @@ def run_scenario(name: str, url: str, db_url: str, credentials: list[str], agent
     kinds = Counter(send.expect for send in plan)
     print(f"  {name}: {len(plan)} alerts in {posting:.1f} s ({len(plan) / posting:.0f}/s; "
           f"{kinds['open']} new keys, {kinds['note']} new messages, {kinds['resolve']} clears, "
-          f"{kinds['none']} nothing to do), {wanted} tickets expected; {cpu}")
+          f"{kinds['none']} nothing to do), {wanted} tickets expected; {cpu}"
+          + (f", {busy_cores} spinning process(es) included (--busy-cores)" if busy_cores else ""))
     print(f"    POST     {percentiles([item.answered_at - item.posted_at for item in sent])}")
     print(f"    visible  {percentiles(outcome.visible)}   ({len(outcome.visible)} effects)")
     print(f"    stamped  {percentiles(outcome.stamped)}")
@@ -553,10 +572,12 @@ def bench(db_url: str, args: argparse.Namespace) -> bool:
             print(f"database {db_url.split(':', 1)[0]}, {args.agents} agents, {os.cpu_count()} CPUs")
             steady_count = int(10 * args.steady_seconds)
             ok = run_scenario("steady 10/s", controller.url, db_url, credentials, agent_ids,
-                              storm_plan(steady_count, args.steady_seconds, args.agents, rng, "steady"), 30)
+                              storm_plan(steady_count, args.steady_seconds, args.agents, rng, "steady"), 30,
+                              args.busy_cores)
             ok &= run_scenario(f"storm {args.storm}/{args.storm_seconds:.0f}s", controller.url, db_url,
                                credentials, agent_ids,
-                               storm_plan(args.storm, args.storm_seconds, args.agents, rng, "storm"), 60)
+                               storm_plan(args.storm, args.storm_seconds, args.agents, rng, "storm"), 60,
+                               args.busy_cores)
         finally:
             stop_controller(controller)
     return ok
@@ -575,6 +596,8 @@ def main() -> None:
     parser.add_argument("--profile", help="sample the controller's threads every 10 ms; write FILE.<database>")
     parser.add_argument("--api-threads", type=int, default=DEFAULT_API_THREADS,
                         help=f"the controller's --api-threads (default: {DEFAULT_API_THREADS})")
+    parser.add_argument("--busy-cores", type=int, default=0, metavar="N",
+                        help="run N CPU-spinning processes during each scenario (a noisy neighbour)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
