@@ -91,7 +91,9 @@ def test_the_controller_recovers_when_database_connections_are_killed(tmp_path, 
 
     repo = init_repo(tmp_path / "fleet")
     good = commit(repo, minimal_fleet())
-    with run_controller(str(repo), tmp_path / "controller", pg_url) as running:
+    with run_controller(str(repo), tmp_path / "controller", pg_url) as running, running.api() as api:
+        # The API token is made first: the helper writes it through the controller's own pool, and a
+        # connection used a moment before the kill is not pinged, so that write would be the one to fail.
         running.wait_applied(good)
         database = pg_url.rsplit("/", 1)[1]
         admin = pg_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
@@ -99,13 +101,12 @@ def test_the_controller_recovers_when_database_connections_are_killed(tmp_path, 
             killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                   "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()
         assert killed and killed[0] >= 1
-        with running.api() as api:
-            response = wait_until(lambda: api.get("/api/revisions"), what="an answer")
-            assert response.status_code in (200, 503)
-            if response.status_code == 503:
-                assert response.json()["code"] == "store_unavailable"
-                assert response.headers["retry-after"]
-            wait_until(lambda: api.get("/api/revisions").status_code == 200, what="recovery")
+        response = wait_until(lambda: api.get("/api/revisions"), what="an answer")
+        assert response.status_code in (200, 503)
+        if response.status_code == 503:
+            assert response.json()["code"] == "store_unavailable"
+            assert response.headers["retry-after"]
+        wait_until(lambda: api.get("/api/revisions").status_code == 200, what="recovery")
         second = commit(repo, {"clients/acme/more.yaml": deployment_yaml(name="again")})
         running.wait_applied(second)
 
