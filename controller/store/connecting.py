@@ -74,11 +74,12 @@ def _ping_when_idle(engine: Engine, idle: float) -> None:
     """Ping a pooled connection before use only when it sat unused for ``idle`` seconds or more.
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip before every transaction,
-    which under an alert storm was a tenth of the controller's threads' sampled time. A server restart is what the ping is for, and a connection in constant use finds
-    it out on its next statement anyway: that transaction fails as "store unavailable" (the agent or
-    the background loop retries it, as it must for the transactions the restart cut off), and
-    SQLAlchemy then replaces every pooled connection older than the failure. A connection that was
-    quiet, the usual case after a restart, is pinged and replaced before anything runs on it."""
+    which under an alert storm was a tenth of the controller's threads' sampled time. A server
+    restart is what the ping is for, and a connection in constant use finds it out on its next
+    statement anyway: that transaction fails as "store unavailable" (the agent or the background
+    loop retries it, as it must for the transactions the restart cut off), and SQLAlchemy then
+    replaces every pooled connection older than the failure. A connection that was quiet, the
+    usual case after a restart, is pinged and replaced before anything runs on it."""
     returned_at = "fleetward_returned_at"
 
     @event.listens_for(engine, "checkin")
