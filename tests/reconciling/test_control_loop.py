@@ -8,6 +8,7 @@ import time
 import pytest
 
 from controller.store import list_revisions
+from tests.support.databases import terminate_backends
 from tests.support.fleets import deployment_yaml, minimal_fleet
 from tests.support.gitrepos import commit, git, init_repo
 from tests.support.running import run_controller, wait_until
@@ -87,20 +88,13 @@ def test_status_is_committed_once_and_not_again_while_nothing_changes(tmp_path, 
 
 
 def test_the_controller_recovers_when_database_connections_are_killed(tmp_path, pg_url):
-    import psycopg
-
     repo = init_repo(tmp_path / "fleet")
     good = commit(repo, minimal_fleet())
     with run_controller(str(repo), tmp_path / "controller", pg_url) as running, running.api() as api:
         # The API token is made first: the helper writes it through the controller's own pool, and a
         # connection used a moment before the kill is not pinged, so that write would be the one to fail.
         running.wait_applied(good)
-        database = pg_url.rsplit("/", 1)[1]
-        admin = pg_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                  "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()
-        assert killed and killed[0] >= 1
+        assert terminate_backends(pg_url) >= 1
         response = wait_until(lambda: api.get("/api/revisions"), what="an answer")
         assert response.status_code in (200, 503)
         if response.status_code == 503:

@@ -18,6 +18,7 @@ from controller.store import Store, create_api_token, upgrade
 from controller.store.connecting import create_store_engine, parse_url
 from controller.store.tables import audit_log
 from tests.store.builders import NOW
+from tests.support.databases import terminate_backends
 
 
 @pytest.fixture
@@ -88,16 +89,6 @@ def test_postgres_urls_use_psycopg(scheme: str) -> None:
     assert parse_url(f"{scheme}://u@h/db").drivername == "postgresql+psycopg"
 
 
-def _terminate_backends(pg_url: str) -> int:
-    """Cut every server connection to ``pg_url``'s database, as a server restart does."""
-    import psycopg
-
-    base, _, name = pg_url.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as admin:
-        return len(admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchall())
-
-
 def _backend_pid(store: Store) -> int:
     with store.read() as session:
         return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
@@ -132,7 +123,7 @@ def test_a_connection_in_use_is_not_pinged_and_a_quiet_one_is(pg_url: str, count
 def test_a_server_restart_during_a_quiet_spell_costs_no_error(pg_url: str) -> None:
     with Store(create_store_engine(pg_url, pool_size=2, ping_after_idle=0.1)) as store:
         before = _backend_pid(store)
-        assert _terminate_backends(pg_url) >= 1
+        assert terminate_backends(pg_url) >= 1
         time.sleep(0.2)
         assert _backend_pid(store) != before  # the dead connection was pinged and replaced
 
@@ -140,7 +131,7 @@ def test_a_server_restart_during_a_quiet_spell_costs_no_error(pg_url: str) -> No
 def test_a_restart_under_constant_use_costs_one_retryable_error_then_recovers(pg_url: str) -> None:
     with Store(create_store_engine(pg_url, pool_size=2, ping_after_idle=60)) as store:
         before = _backend_pid(store)
-        assert _terminate_backends(pg_url) >= 1
+        assert terminate_backends(pg_url) >= 1
         with pytest.raises(StoreUnavailable) as caught:
             _backend_pid(store)
         assert caught.value.retryable
